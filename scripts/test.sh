@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Every test of pg_attribution, on throwaway clusters: pg_regress and the
+# isolation tester under pg_virtualenv, then the TAP tests as an
+# unprivileged user.  Run as root (or a sudoer) on Debian 12:
+#     ./scripts/test.sh
+# PG_CFLAGS (CI sets '-Wall -Wextra -Werror') is passed to the build.
+# TIERS selects tiers (default "regress tap"); PROVE_TESTS selects TAP files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+./scripts/deps.sh
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+TIERS=${TIERS:-"regress tap"}
+
+make -s clean
+make -s -j2 PG_CFLAGS="${PG_CFLAGS:-}"
+$SUDO make -s install
+
+status=0
+
+if [[ " $TIERS " == *" regress "* ]]; then
+    echo "=== pg_regress and isolation tests ==="
+    # Runs inside the throwaway cluster's environment; prints what failed.
+    inner=$(mktemp /tmp/pg_attribution_installcheck.XXXXXX)
+    cat > "$inner" <<'INNER'
+#!/usr/bin/env bash
+if make -s installcheck; then
+    exit 0
+fi
+for f in regression.diffs output_iso/regression.diffs; do
+    [ -f "$f" ] && { echo "--- $f"; cat "$f"; }
+done
+for log in $(pg_lsclusters -h | awk '{print $7}'); do
+    [ -f "$log" ] && { echo "--- server log $log"; tail -n 200 "$log"; }
+done
+exit 1
+INNER
+    chmod 755 "$inner"
+    rm -rf results output_iso regression.diffs regression.out
+    $SUDO pg_virtualenv -v 15 \
+        -o shared_preload_libraries=pg_cron,pg_attribution \
+        -o cron.database_name=postgres \
+        -o pg_attribution.database=contrib_regression \
+        -o max_worker_processes=16 \
+        "$inner" || status=1
+    rm -f "$inner"
+fi
+
+if [[ " $TIERS " == *" tap "* ]]; then
+    echo "=== TAP tests ==="
+    # initdb refuses root: run from a copy owned by an unprivileged user.
+    tapuser=postgres
+    [ "$(id -u)" -eq 0 ] || tapuser=$(id -un)
+    tapdir=$(mktemp -d /tmp/pg_attribution_tap.XXXXXX)
+    cp -a "$top/." "$tapdir/"
+    rm -rf "$tapdir/tmp_check"
+    [ "$(id -u)" -eq 0 ] && chown -R "$tapuser" "$tapdir"
+    run_as=()
+    [ "$(id -u)" -eq 0 ] && run_as=(runuser -u "$tapuser" --)
+    if ! "${run_as[@]}" make -s -C "$tapdir" prove_installcheck ${PROVE_TESTS:+PROVE_TESTS="$PROVE_TESTS"}; then
+        status=1
+        for log in "$tapdir"/tmp_check/log/*; do
+            [ -f "$log" ] && { echo "--- $log"; tail -n 200 "$log"; }
+        done
+    fi
+    rm -rf "$tapdir"
+fi
+
+if [ $status -eq 0 ]; then
+    echo "=== all tests passed ==="
+else
+    echo "=== TESTS FAILED ==="
+fi
+exit $status
