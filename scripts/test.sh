@@ -66,7 +66,7 @@ if [[ " $TIERS " == *" tap "* ]]; then
             [ -f "$log" ] && { echo "--- $log"; tail -n 200 "$log"; }
         done
     fi
-    rm -rf "$tapdir"
+    [ $status -eq 0 ] && rm -rf "$tapdir"
 fi
 
 if [ $status -eq 0 ]; then
