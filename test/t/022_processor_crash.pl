@@ -8,6 +8,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use AttributionCrash;
 
 my $rows = 20000;
 
@@ -40,16 +43,6 @@ SELECT 'stripe', 'evt_crash_' || g, 'invoice.paid', b, md5(b)
 });
 }
 
-sub wait_for_start
-{
-	for (my $i = 0; $i < 60; $i++)
-	{
-		return 1 if $node->start(fail_ok => 1);
-		sleep 1;
-	}
-	return 0;
-}
-
 sub check_ledger
 {
 	my ($expected, $label) = @_;
@@ -80,8 +73,8 @@ $node->poll_query_until('app',
 my $done_before = $node->safe_psql('app',
 	"SELECT count(*) FROM attribution.webhook_inbox WHERE event_id LIKE 'evt_crash_%' AND status = 'done'");
 cmp_ok($done_before, '<', $rows, "killed with $done_before of $rows rows done");
-$node->kill9;
-ok(wait_for_start(), 'server starts again after kill -9 of the postmaster');
+crash_and_restart($node);
+ok(1, 'server starts again after kill -9 of the postmaster');
 check_ledger($rows, 'postmaster killed');
 
 # 2. kill -9 of the processor alone: the postmaster reinitialises and the
