@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Throughput of the mock: posts batches of valid Meta events over keep-alive
-connections and reports events/s.  Starts its own mock unless --url is given.
+"""Throughput of the mock: posts batches of valid events (Meta by default)
+over keep-alive connections and reports events/s.  Starts its own mock
+unless --url is given.
 
-    python3 test/mock/loader.py [--batches 100] [--batch-size 1000] [--connections 2] [--https]
+    python3 test/mock/loader.py [--platform meta|google|tiktok|linkedin] [--batches 100]
+        [--batch-size 1000] [--connections 2] [--https]
 
 Not part of the test suite; the figure it prints bounds what a delivery
 benchmark against the mock can measure."""
@@ -26,7 +28,7 @@ PHONE_HASH = 'e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176'
 EXT_HASH = 'afc2d29f5ba19d741c1f777eb30989cb450e9b7ad5bab15ab72a12d62b6cc40b'
 
 
-def batch_body(n, size, now):
+def meta_batch(n, size, now):
     events = []
     for i in range(size):
         events.append({
@@ -37,6 +39,46 @@ def batch_body(n, size, now):
                           'client_ip_address': '203.0.113.7', 'client_user_agent': 'Mozilla/5.0'},
             'custom_data': {'value': 29.0, 'currency': 'USD', 'predicted_ltv': 348.0}})
     return json.dumps({'data': events}, separators=(',', ':')).encode()
+
+
+def google_batch(n, size, now):
+    t = time.strftime('%Y-%m-%d %H:%M:%S+00:00', time.gmtime(now - 60))
+    rows = [{'gclid': 'Cj0KCQiAload_%d_%d' % (n, i), 'conversionAction': 'customers/1234567890/conversionActions/555',
+             'conversionDateTime': t, 'conversionValue': 29.0, 'currencyCode': 'USD',
+             'orderId': 'load_%d_%d' % (n, i), 'consent': {'adUserData': 'GRANTED'},
+             'userIdentifiers': [{'userIdentifierSource': 'FIRST_PARTY', 'hashedEmail': EMAIL_HASH}]}
+            for i in range(size)]
+    return json.dumps({'conversions': rows, 'partialFailure': True}, separators=(',', ':')).encode()
+
+
+def tiktok_batch(n, size, now):
+    events = [{'event': 'CompletePayment', 'event_time': now - 60, 'event_id': 'load_%d_%d' % (n, i),
+               'user': {'ttclid': 'E.C.P.load', 'email': [EMAIL_HASH], 'phone': [PHONE_HASH],
+                        'external_id': [EXT_HASH], 'ip': '203.0.113.7', 'user_agent': 'Mozilla/5.0'},
+               'properties': {'value': 29.0, 'currency': 'USD'}} for i in range(size)]
+    return json.dumps({'event_source': 'web', 'event_source_id': 'CMOCKPIXEL123', 'data': events},
+                      separators=(',', ':')).encode()
+
+
+def linkedin_batch(n, size, now):
+    els = [{'conversion': 'urn:lla:llaPartnerConversion:123456', 'conversionHappenedAt': (now - 60) * 1000,
+            'conversionValue': {'currencyCode': 'USD', 'amount': '29.0'}, 'eventId': 'load_%d_%d' % (n, i),
+            'user': {'userIds': [{'idType': 'SHA256_EMAIL', 'idValue': EMAIL_HASH}]}} for i in range(size)]
+    return json.dumps({'elements': els}, separators=(',', ':')).encode()
+
+
+PLATFORMS = {
+    'meta': (meta_batch, '/v25.0/1234567890123456/events?access_token=EAABload',
+             {'Content-Type': 'application/json'}),
+    'google': (google_batch, '/v24/customers/1234567890:uploadClickConversions',
+               {'Content-Type': 'application/json', 'Authorization': 'Bearer ya29.load'}),
+    'tiktok': (tiktok_batch, '/open_api/v1.3/event/track/',
+               {'Content-Type': 'application/json', 'Access-Token': 'tt-load'}),
+    'linkedin': (linkedin_batch, '/rest/conversionEvents',
+                 {'Content-Type': 'application/json', 'Authorization': 'Bearer li-load',
+                  'X-Restli-Protocol-Version': '2.0.0', 'X-RestLi-Method': 'BATCH_CREATE',
+                  'LinkedIn-Version': time.strftime('%Y%m', time.gmtime())}),
+}
 
 
 def start_mock(https):
@@ -61,6 +103,7 @@ def main():
     ap.add_argument('--url', help='a running mock, e.g. http://127.0.0.1:8080 (default: start one)')
     ap.add_argument('--ca-file', help='CA of the running mock for an https --url')
     ap.add_argument('--https', action='store_true', help='started mock: measure over HTTPS')
+    ap.add_argument('--platform', choices=sorted(PLATFORMS), default='meta')
     ap.add_argument('--batches', type=int, default=100)
     ap.add_argument('--batch-size', type=int, default=1000)
     ap.add_argument('--connections', type=int, default=2)
@@ -91,8 +134,8 @@ def main():
         c.getresponse().read()
         c.close()
         now = int(time.time())
-        bodies = [batch_body(n, args.batch_size, now) for n in range(args.batches)]
-        path = '/v25.0/1234567890123456/events?access_token=EAABload'
+        build, path, headers = PLATFORMS[args.platform]
+        bodies = [build(n, args.batch_size, now) for n in range(args.batches)]
         lock = threading.Lock()
         next_batch = [0]
         latencies = []
@@ -108,13 +151,15 @@ def main():
                     if n >= len(bodies):
                         return
                     t = time.perf_counter()
-                    c.request('POST', path, bodies[n], {'Content-Type': 'application/json'})
+                    c.request('POST', path, bodies[n], headers)
                     r = c.getresponse()
                     data = r.read()
                     dt = time.perf_counter() - t
+                    ok = r.status == 200 and b'"partialFailureError"' not in data and not (
+                        args.platform == 'tiktok' and not data.startswith(b'{"code":0,'))
                     with lock:
                         latencies.append(dt)
-                        if r.status != 200:
+                        if not ok:
                             errors.append((r.status, data[:200]))
             finally:
                 c.close()
@@ -133,14 +178,14 @@ def main():
         events = args.batches * args.batch_size
         latencies.sort()
         print(json.dumps({
-            'scheme': u.scheme, 'batches': args.batches, 'batch_size': args.batch_size,
+            'platform': args.platform, 'scheme': u.scheme, 'batches': args.batches, 'batch_size': args.batch_size,
             'connections': args.connections, 'bytes_per_batch': len(bodies[0]),
             'seconds': round(elapsed, 3), 'events_per_s': round(events / elapsed),
             'requests_per_s': round(args.batches / elapsed, 1),
             'p50_ms': round(latencies[len(latencies) // 2] * 1000, 1),
             'p99_ms': round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
             'mock_connections': stats['connections'],
-            'accepted': stats['platforms'].get('meta', {}).get('events_accepted'),
+            'accepted': stats['platforms'].get(args.platform, {}).get('events_accepted'),
             'errors': len(errors)}))
         if errors:
             print('first error: %r' % (errors[0],), file=sys.stderr)

@@ -1139,6 +1139,50 @@ class TransportTest(MockTestCase):
         finally:
             conn.close()
 
+    def test_multipart_form(self):
+        events = json.dumps(json.loads(META_REQUEST)['data'])
+        b = 'mockboundary42'
+        body = ''.join('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (b, k, v)
+                       for k, v in (('data', events), ('access_token', 'EAAmultipart'))) + '--%s--\r\n' % b
+        r = call('POST', META_PATH, body, {'Content-Type': 'multipart/form-data; boundary=' + b})
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertEqual(ctl('GET', 'accepted', platform='meta')['counts'], {'in_test_001': 1})
+
+    def test_expect_100_continue(self):
+        body = json.dumps({'conversions': self.g_rows(2000), 'partialFailure': True}).encode()
+        s = socket.create_connection(('127.0.0.1', MOCK.http_port), timeout=10)
+        try:
+            s.sendall(('POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t\r\n'
+                       'Content-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n'
+                       % (GOOGLE_PATH, len(body))).encode())
+            interim = s.recv(100)
+            self.assertTrue(interim.startswith(b'HTTP/1.1 100'), interim)
+            s.sendall(body)
+            f = s.makefile('rb')
+            r = http.client.HTTPResponse(s)
+            r.fp = f
+            r.begin()
+            data = json.loads(r.read())
+            self.assertEqual(r.status, 200)
+            self.assertEqual(len(data['results']), 2000)
+            self.assertNotIn('partialFailureError', data)
+        finally:
+            s.close()
+
+    @unittest.skipUnless(shutil.which('curl'), 'curl not installed')
+    def test_curl_reuses_connection_and_falls_back_from_h2(self):
+        # libcurl is the extension's client: two requests in one curl run
+        # share one TLS connection, and asking for HTTP/2 ends up on HTTP/1.1.
+        url = 'https://127.0.0.1:%d%s?access_token=EAAcurl' % (MOCK.https_port, META_PATH)
+        out = subprocess.run(
+            ['curl', '-s', '--http2', '--cacert', MOCK.ca_file, '-H', 'Content-Type: application/json',
+             '--data-binary', META_REQUEST, '-w', ' %{http_code} %{num_connects} %{http_version}\n',
+             url, url], capture_output=True, text=True, timeout=30)
+        lines = [l.rsplit('}', 1)[1].split() for l in out.stdout.strip().splitlines()]
+        self.assertEqual(lines, [['200', '1', '1.1'], ['200', '0', '1.1']], out.stdout + out.stderr)
+        recs = ctl('GET', 'requests', platform='meta')['requests']
+        self.assertEqual(len({r['conn'] for r in recs}), 1)
+
     def test_platform_prefix_and_unknown(self):
         self.assertEqual(meta(META_REQUEST, path='/meta' + META_PATH).status, 200)
         self.assertEqual(call('POST', '/nowhere', {}).status, 404)

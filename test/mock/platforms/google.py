@@ -9,7 +9,6 @@ GoogleAdsFailure.  Row rules answer HTTP 200 with partialFailureError and
 `{}` in results for the failed rows."""
 
 import calendar
-import datetime
 import re
 
 from .common import Reply, is_currency, is_hex64, is_num, is_str, DIGITS
@@ -93,24 +92,46 @@ ADJ_CODES = ('CONVERSION_NOT_FOUND', 'CONVERSION_ALREADY_RETRACTED', 'CONVERSION
              'GCLID_DATE_TIME_PAIR_AND_ORDER_ID_BOTH_SET', 'INVALID_CONVERSION_ACTION_TYPE')
 
 
+_SNAKE = {}
+
+
 def snake(name):
-    return re.sub(r'([A-Z])', lambda m: '_' + m.group(1).lower(), name)
+    """lowerCamelCase JSON name -> the proto field name (cached: per row)."""
+    s = _SNAKE.get(name)
+    if s is None:
+        s = _SNAKE[name] = re.sub(r'([A-Z])', lambda m: '_' + m.group(1).lower(), name)
+    return s
+
+
+_DT_CACHE = {}
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def parse_dt(s):
-    """'yyyy-mm-dd hh:mm:ss+hh:mm' -> Unix seconds, or None."""
+    """'yyyy-mm-dd hh:mm:ss+hh:mm' -> Unix seconds, or None.  Cached: a
+    batch often repeats its times, and this runs per row."""
     if type(s) is not str:
         return None
+    v = _DT_CACHE.get(s, False)
+    if v is not False:
+        return v
+    v = _parse_dt(s)
+    if len(_DT_CACHE) > 50000:
+        _DT_CACHE.clear()
+    _DT_CACHE[s] = v
+    return v
+
+
+def _parse_dt(s):
     m = DT_RE.match(s)
     if m is None:
         return None
     y, mo, d, h, mi, se = (int(x) for x in m.group(1, 2, 3, 4, 5, 6))
     tzh, tzm = int(m.group(8)), int(m.group(9))
-    if tzh > 14 or tzm > 59:
+    if tzh > 14 or tzm > 59 or not 1 <= mo <= 12 or h > 23 or mi > 59 or se > 59 or y < 1970:
         return None
-    try:
-        datetime.datetime(y, mo, d, h, mi, se)
-    except ValueError:
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not 1 <= d <= _DAYS[mo - 1] + (1 if mo == 2 and leap else 0):
         return None
     off = tzh * 3600 + tzm * 60
     if m.group(7) == '-':
@@ -257,15 +278,17 @@ def check_shape(obj, schema, where):
                     % (k, where), where)
         if v is None:
             continue
-        path = '%s.%s' % (where, snake(k)) if where else snake(k)
         if type(t) is str:
             ok = ((t == 's' and type(v) is str) or (t == 'n' and is_num(v)) or
                   (t == 'b' and type(v) is bool) or (t == 'o' and type(v) is dict) or
                   (t == 'l' and type(v) is list) or
                   (t == 'i' and type(v) is int and 0 <= v < 2 ** 31))
             if not ok:
+                path = '%s.%s' % (where, snake(k)) if where else snake(k)
                 return ('Invalid value at \'%s\' (%s), %s' % (path, PROTO_TYPE[t], short(v)), path)
-        elif type(t) is tuple and t and t[0] == 'list':
+            continue
+        path = '%s.%s' % (where, snake(k)) if where else snake(k)
+        if type(t) is tuple and t and t[0] == 'list':
             if type(v) is not list:
                 return ('Invalid value at \'%s\' (TYPE_MESSAGE), %s' % (path, short(v)), path)
             for j, item in enumerate(v):
