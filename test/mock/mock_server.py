@@ -128,6 +128,7 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         st = self.server.state
         t0 = time.monotonic()
+        self.arrived = time.time()
         try:
             body = self.read_body()
         except (ValueError, ConnectionError):
@@ -229,7 +230,7 @@ class Handler(BaseHTTPRequestHandler):
             accepted = reply.accepted
             status = reply.status
         rec = {
-            'seq': req.seq, 'time': round(time.time(), 6), 'mock_now': round(req.state.now(), 3),
+            'seq': req.seq, 'time': round(self.arrived, 6), 'mock_now': round(req.state.now(), 3),
             'conn': self.conn_id, 'scheme': self.scheme, 'method': req.method, 'path': req.path,
             'query': query, 'platform': req.platform, 'endpoint': req.endpoint, 'headers': headers,
             'content_type': req.content_type(), 'status': status, 'fault': fault,

@@ -242,9 +242,11 @@ class State:
             self.by_seq[rec['seq']] = rec
             st = self.stats.get(platform)
             if st is None:
-                st = self.stats[platform] = {'requests': 0, 'by_status': {}, 'faults': {},
+                st = self.stats[platform] = {'requests': 0, 'by_status': {}, 'by_endpoint': {}, 'faults': {},
                                              'events_received': 0, 'events_accepted': 0}
             st['requests'] += 1
+            ep = rec.get('endpoint') or rec['path']
+            st['by_endpoint'][ep] = st['by_endpoint'].get(ep, 0) + 1
             code = str(rec['status']) if rec['status'] is not None else rec.get('fault') or 'none'
             st['by_status'][code] = st['by_status'].get(code, 0) + 1
             if rec.get('fault'):

@@ -1195,6 +1195,7 @@ class TransportTest(MockTestCase):
         self.assertEqual(stats['requests'], 2)
         self.assertEqual(stats['platforms']['meta']['events_accepted'], 1)
         self.assertEqual(stats['platforms']['google']['by_status'], {'200': 1})
+        self.assertEqual(stats['platforms']['google']['by_endpoint'], {'uploadClickConversions': 1})
         recs = ctl('GET', 'requests', platform='google')['requests']
         self.assertEqual(recs[0]['headers']['Authorization'], 'Bearer <redacted>')
         self.assertEqual(recs[0]['keys'], ['in_test_001', 'in_test_002'])
