@@ -140,7 +140,8 @@ def get_stats(st):
             if p in st.accepted_counts:
                 s['unique_accepted'] = len(st.accepted_counts[p])
                 s['duplicates_accepted'] = s['events_accepted'] - len(st.accepted_counts[p])
-        return {'requests': len(st.requests), 'connections': st.connections, 'platforms': per,
+        return {'requests': sum(s['requests'] for s in st.stats.values()), 'records_kept': len(st.requests),
+                'records_dropped': st.dropped_records, 'connections': st.connections, 'platforms': per,
                 'uptime_s': round(time.time() - st.started, 3), 'now': st.now()}
 
 

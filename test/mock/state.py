@@ -49,6 +49,9 @@ DEFAULT_CONFIG = {
     'webhook_max_batch': 1000,
     # Keep request bodies for GET /_mock/requests and /_mock/accepted events.
     'record_bodies': True,
+    # Request records kept (oldest dropped first); counts and acceptances
+    # are never dropped.
+    'max_records': 50000,
     # OAuth clients: {"google": {"client_id": "...", "client_secret": "..."}};
     # a platform not listed accepts any non-empty client id and secret.
     'oauth_clients': {},
@@ -111,6 +114,7 @@ class State:
             self.seq = 0
             self.requests = []
             self.by_seq = {}
+            self.dropped_records = 0
             self.connections = 0
             self.accepted = {p: [] for p in PLATFORMS}
             self.accepted_counts = {p: {} for p in PLATFORMS}
@@ -240,6 +244,14 @@ class State:
                 rec['_body'] = body
             self.requests.append(rec)
             self.by_seq[rec['seq']] = rec
+            limit = self.config.get('max_records') or 0
+            if limit > 0 and len(self.requests) > limit:
+                # Drop a tenth at once so that trimming stays cheap.
+                n = len(self.requests) - limit + limit // 10
+                for old in self.requests[:n]:
+                    self.by_seq.pop(old['seq'], None)
+                del self.requests[:n]
+                self.dropped_records += n
             st = self.stats.get(platform)
             if st is None:
                 st = self.stats[platform] = {'requests': 0, 'by_status': {}, 'by_endpoint': {}, 'faults': {},

@@ -1206,6 +1206,21 @@ class TransportTest(MockTestCase):
         self.assertEqual((health['http_port'], health['https_port']), (MOCK.http_port, MOCK.https_port))
         self.assertEqual(abs(ctl('GET', 'clock')['now'] - NOW) < 60, True)
 
+    def test_record_limit(self):
+        ctl('POST', 'config', {'max_records': 10})
+        for i in range(25):
+            call('POST', '/webhook/lim', {'id': 'r%d' % i})
+        stats = ctl('GET', 'stats')
+        self.assertEqual(stats['requests'], 25)
+        self.assertLessEqual(stats['records_kept'], 10)
+        self.assertEqual(stats['records_kept'] + stats['records_dropped'], 25)
+        recs = ctl('GET', 'requests')['requests']
+        self.assertEqual(recs[-1]['keys'], ['r24'])
+        acc = ctl('GET', 'accepted', platform='webhook')
+        self.assertEqual(len(acc['counts']), 25)
+        self.assertEqual(acc['items'][-1]['event'], {'id': 'r24'})
+        self.assertNotIn('event', acc['items'][0])
+
     def test_state_file_round_trip(self):
         google(GOOGLE_REQUEST)
         saved = ctl('POST', 'save')['saved']
