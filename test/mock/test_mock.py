@@ -7,7 +7,6 @@ the OAuth endpoints, HTTPS with the throwaway CA and keep-alive reuse.
     python3 test/mock/test_mock.py [-v]
 """
 
-import copy
 import hashlib
 import hmac
 import http.client

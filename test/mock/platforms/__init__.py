@@ -1,7 +1,7 @@
 """Routing of platform requests to their modules.
 
-Every path may also be reached under a platform prefix (/google, /meta,
-/tiktok, /linkedin, /webhook-less): a destination whose base URL is
+Every platform path may also be reached under a platform prefix (/google,
+/meta, /tiktok, /linkedin): a destination whose base URL is
 https://127.0.0.1:PORT/meta reaches /meta/v25.0/{pixel}/events."""
 
 from . import google, linkedin, meta, oauth, tiktok, webhook

@@ -11,7 +11,7 @@ GoogleAdsFailure.  Row rules answer HTTP 200 with partialFailureError and
 import calendar
 import re
 
-from .common import Reply, is_currency, is_hex64, is_num, is_str, DIGITS
+from .common import DIGITS, Reply, is_currency, is_hex64, is_num
 
 NAME = 'google'
 ROUTE = re.compile(r'/v([0-9]+)/customers/([^/:]+):(uploadClickConversions|uploadConversionAdjustments)\Z')

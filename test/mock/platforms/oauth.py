@@ -5,7 +5,6 @@ policy unless marked expired or revoked (POST /_mock/tokens with
 "kind":"refresh"); the first use of one starts its lifetime (Google none,
 TikTok and LinkedIn 365 days, never extended by a refresh)."""
 
-import json
 import re
 import secrets
 
