@@ -61,13 +61,13 @@ class FaultTest(MockTestCase):
             tiktok(TIKTOK_REQUEST, https=True)
 
     def test_slow(self):
-        ctl('POST', 'faults', {'platform': 'linkedin', 'mode': 'slow', 'delay_ms': 400})
+        ctl('POST', 'faults', {'platform': 'linkedin', 'mode': 'slow', 'delay_ms': 800})
         t = time.time()
         self.assertEqual(linkedin(LINKEDIN_REQUEST).status, 200)
-        self.assertGreaterEqual(time.time() - t, 0.4)
+        self.assertGreaterEqual(time.time() - t, 0.8)
         t = time.time()
         linkedin(LINKEDIN_REQUEST)
-        self.assertLess(time.time() - t, 0.4)
+        self.assertLess(time.time() - t, 0.7)
 
     def test_expire_token(self):
         ctl('POST', 'faults', {'platform': 'tiktok', 'mode': 'expire_token'})
