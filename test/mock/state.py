@@ -143,6 +143,10 @@ class State:
                 'google_clicks': [[k[0], k[1], k[2], v] for k, v in self.google_clicks.items()],
                 'config': self.config,
                 'webhook_secrets': self.webhook_secrets,
+                # Sequence numbers go on from here after a restart, so that
+                # acceptances never point at a later request's number.
+                'seq': self.seq,
+                'job_id': self.job_id,
             }
 
     def save(self, path=None):
@@ -169,6 +173,8 @@ class State:
             self.google_clicks = {(a, b, c): v for a, b, c, v in data.get('google_clicks', [])}
             self.config.update(data.get('config', {}))
             self.webhook_secrets.update(data.get('webhook_secrets', {}))
+            self.seq = max(self.seq, int(data.get('seq', 0)))
+            self.job_id = max(self.job_id, int(data.get('job_id', 0)))
 
     # ----- tokens ------------------------------------------------------------
     def set_token(self, platform, token, state, kind='access', expires_in=None):

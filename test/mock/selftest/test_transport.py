@@ -154,9 +154,12 @@ class TransportTest(MockTestCase):
             conn.getresponse().read()
             conn.request('POST', GOOGLE_PATH, GOOGLE_REQUEST,
                          {'Authorization': 'Bearer x', 'Content-Type': 'application/json'})
-            body = json.loads(conn.getresponse().read())
+            resp = conn.getresponse()
+            body = json.loads(resp.read())
             self.assertEqual(body['partialFailureError']['details'][0]['errors'][0]['errorCode'],
                              {'conversionUploadError': 'ORDER_ID_ALREADY_IN_USE'})
+            # Numbering goes on after the saved requests.
+            self.assertGreater(int(resp.getheader('X-Mock-Seq')), acc['items'][-1]['seq'])
             conn.close()
         finally:
             other.cleanup()
