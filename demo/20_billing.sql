@@ -67,7 +67,7 @@ SELECT p.provider, pg_temp.deliver(p.provider,
                                    'metadata', jsonb_build_object('user_id', p.user_id))),
             'payments', jsonb_build_object('object', 'list', 'data', jsonb_build_array(
                 jsonb_build_object('payment', jsonb_build_object('type', 'payment_intent',
-                    'payment_intent', 'pi_demo_' || p.i || '_' || p.month))))))))
+                    'payment_intent', 'pi_demo_' || p.i || '_' || p.month)))))))
     WHEN 'paddle' THEN jsonb_build_object(
         'event_id', 'evt_demo_' || p.i || '_' || p.month, 'event_type', 'transaction.completed',
         'occurred_at', to_char(p.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
