@@ -143,7 +143,7 @@ SELECT source, status, count(*) FROM attribution.webhook_inbox GROUP BY 1, 2 ORD
 SELECT source, reason, count(*) FROM attribution.webhook_rejections GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo '== The ledger: lifecycle events per provider =='
-SELECT provider, kind, count(*) AS events, sum(amount_minor) / 100.0 AS amount
+SELECT provider, kind, count(*) AS events, round(sum(amount_minor) / 100.0, 2) AS amount
   FROM attribution.billing_events GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo '== LTV by first channel =='
