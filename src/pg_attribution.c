@@ -56,6 +56,8 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	CaptureInit();
+	VaultInit();
+	WebhookInit();
 
 	/* Last, so that components may define settings of their own first. */
 	MarkGUCPrefixReserved("pg_attribution");
