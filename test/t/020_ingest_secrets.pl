@@ -3,9 +3,10 @@
 # set_webhook_secret (unknown source, bad length, missing or wrong vault key,
 # a PL/pgSQL caller), with the most verbose logging of messages.
 #
-# Statement logging (log_statement) is left off: it logs the text of every
-# statement, literals included, and callers must pass secrets as bind
-# parameters for that reason; that is the caller's concern, not tested here.
+# Statement logging (log_statement, on by default in TAP clusters) is turned
+# off: it logs the text of every statement, literals included, and callers
+# must pass secrets as bind parameters for that reason; that is the caller's
+# concern, not tested here.
 use strict;
 use warnings;
 
@@ -40,6 +41,7 @@ foreach my $k ([ $keyfile, '3c' x 32 ], [ $otherkey, 'c3' x 32 ])
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_attribution'
 pg_attribution.vault_key_file = '$keyfile'
+log_statement = none
 log_min_messages = debug1
 log_min_error_statement = error
 log_error_verbosity = verbose
