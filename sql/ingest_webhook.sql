@@ -69,6 +69,25 @@ SELECT h.name, (r).status, (r).event_id, (r).http_status, (r).detail
   FROM hooks h, attribution.ingest_webhook(h.source, h.headers, h.body) r
  ORDER BY h.name;
 
+-- Statement triggers on the inbox fire when an event is stored (the
+-- processor worker is woken by one).
+BEGIN;
+CREATE FUNCTION pg_temp.count_inbox_statements() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('regress.inbox_statements',
+                       (coalesce(nullif(current_setting('regress.inbox_statements', true), ''), '0')::int + 1)::text,
+                       true);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER regress_inbox_statements AFTER INSERT ON attribution.webhook_inbox
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.count_inbox_statements();
+SELECT r.status FROM attribution.ingest_webhook('rudderstack', '{"Authorization": "Bearer rs_test_shared_secret"}',
+        '{"type":"track","messageId":"msg-trigger-0001"}') r;
+SELECT current_setting('regress.inbox_statements', true) AS statement_triggers_fired;
+ROLLBACK;
+
 -- The inbox holds each body once, exactly as received.
 SELECT i.source, i.event_id, i.event_type, i.body = h.body AS body_as_received,
        i.body_sha256 = encode(sha256(convert_to(h.body, 'UTF8')), 'hex') AS digest_ok

@@ -70,7 +70,7 @@ StoreSecret(text *source_text, text *secret_text)
 	if (SPI_execute_plan(PrepareKept(&exists_plan,
 									 "SELECT 1 FROM attribution.webhook_sources WHERE source = $1 FOR KEY SHARE",
 									 1, types),
-						 args, NULL, false, 1) != SPI_OK_SELECT)
+						 args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the webhook sources");
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -109,7 +109,7 @@ StoreSecret(text *source_text, text *secret_text)
 										 "INSERT INTO attribution.webhook_secrets (source, ciphertext, fingerprint) "
 										 "VALUES ($1, $2, $3) RETURNING id",
 										 3, types),
-							 args, NULL, false, 1) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+							 args, NULL, false, 0) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "could not store the webhook secret");
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}

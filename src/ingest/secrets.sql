@@ -19,6 +19,8 @@ COMMENT ON COLUMN attribution.webhook_secrets.ciphertext IS 'Vault blob of the s
 COMMENT ON COLUMN attribution.webhook_secrets.fingerprint IS 'Head of an HMAC of the secret under the vault key: tells secrets apart without revealing them';
 
 REVOKE ALL ON attribution.webhook_secrets FROM PUBLIC;
+CREATE TRIGGER webhook_secrets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON attribution.webhook_secrets FOR EACH STATEMENT EXECUTE FUNCTION attribution._webhook_config_changed();
 
 SELECT pg_catalog.pg_extension_config_dump('attribution.webhook_secrets', '');
 

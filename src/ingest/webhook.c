@@ -56,6 +56,7 @@ WebhookInit(void)
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+	WebhookSourceCacheInit();
 }
 
 static void
@@ -287,6 +288,8 @@ RecordRejection(const char *source, const Outcome *out, const char *body_sha256,
 /*
  * Store the body under (source, event id) unless it is there already; a
  * concurrent call with the same event waits for the first and then sees it.
+ * The insert runs to completion (no row limit): a limited run would stop
+ * before the table's statement triggers fire.
  */
 static void
 StoreInInbox(const char *source, text *body, const char *body_sha256, Outcome *out,
@@ -308,7 +311,7 @@ StoreInInbox(const char *source, text *body, const char *body_sha256, Outcome *o
 		nulls[2] = 'n';
 	values[3] = PointerGetDatum(body);
 	values[4] = CStringGetTextDatum(body_sha256);
-	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not store the webhook in the inbox");
 	if (SPI_processed == 1)
 		return;
@@ -318,7 +321,7 @@ StoreInInbox(const char *source, text *body, const char *body_sha256, Outcome *o
 	plan = PreparePlan(&duplicate_plan,
 				   "SELECT body_sha256 FROM attribution.webhook_inbox "
 				   "WHERE source = $1 AND event_id = $2", 2, types);
-	if (SPI_execute_plan(plan, values, nulls, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plan, values, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the inbox");
 	if (SPI_processed == 1)
 	{

@@ -38,6 +38,7 @@ typedef struct WebhookSource
 } WebhookSource;
 
 extern void WebhookInit(void);
+extern void WebhookSourceCacheInit(void);
 
 /* Within SPI: the source's row (and ciphertexts), false when unknown. */
 extern bool WebhookLoadSource(const char *name, bool with_secrets, WebhookSource *src,

@@ -58,6 +58,15 @@ VALUES
     ('rudderstack', 'shared_secret', 'Authorization', NULL, '{}', '{messageId}', 'type',
      'RudderStack webhook destination: a configured header carrying the shared secret (Bearer, Basic or bare)');
 
+-- Backends keep the sources and their secrets' ciphertexts: any change
+-- makes them read the tables again.
+CREATE FUNCTION attribution._webhook_config_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'attr_webhook_config_changed'
+LANGUAGE C;
+CREATE TRIGGER webhook_sources_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON attribution.webhook_sources FOR EACH STATEMENT EXECUTE FUNCTION attribution._webhook_config_changed();
+
 CREATE TABLE attribution.webhook_rejections (
     id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     received_at         timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
