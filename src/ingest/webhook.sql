@@ -109,6 +109,10 @@ AS 'MODULE_PATHNAME', 'attr_verify_signature'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION attribution._verify_signature(text, jsonb, text, text[], timestamptz) IS 'ingest_webhook''s verification with given secrets at a given time (NULL: now), storing nothing; for tests and for checking a secret by hand';
 
+-- pg_dump keeps the sources an administrator added (their secrets refer to
+-- them); the rows seeded here come back with the extension.
+SELECT pg_catalog.pg_extension_config_dump('attribution.webhook_sources',
+    $$WHERE source NOT IN ('stripe', 'paddle', 'lemonsqueezy', 'friendbuy', 'mentionme', 'extole', 'segment', 'rudderstack')$$);
 SELECT pg_catalog.pg_extension_config_dump('attribution.webhook_rejections', '');
 
 GRANT EXECUTE ON FUNCTION attribution.ingest_webhook(text, jsonb, text) TO attribution_app;
