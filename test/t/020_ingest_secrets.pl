@@ -104,6 +104,27 @@ my ($ret, $stdout, $stderr) = $node->psql('postgres',
 	  . "SELECT attribution.ingest_webhook('stripe', '{}', '$body')");
 like($stderr, qr/encrypted under another vault key/, 'another key is refused with a clear error');
 
+# Key files others may write are refused; ones others may read are used
+# with a warning.
+my $writable = $node->data_dir . '/vault_writable.key';
+my $readable = $node->data_dir . '/vault_readable.key';
+foreach my $k ([ $writable, 0666 ], [ $readable, 0644 ])
+{
+	open(my $fh, '>', $k->[0]) or die "could not write $k->[0]: $!";
+	print $fh '3c' x 32, "\n";
+	close $fh;
+	chmod $k->[1], $k->[0];
+}
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET pg_attribution.vault_key_file = '$writable'; "
+	  . "SELECT attribution.set_webhook_secret('paddle', '$secret{nokey}')");
+like($stderr, qr/is writable by other users/, 'a key file others may write is refused');
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET pg_attribution.vault_key_file = '$readable'; "
+	  . "SELECT attribution.ingest_webhook('stripe', '{}', '{}')");
+like($stderr, qr/WARNING:  vault key file .* is readable by other users/,
+	'a key file others may read is used with a warning');
+
 # Revocation.
 is($node->safe_psql('postgres', "SELECT attribution.revoke_webhook_secret('stripe', $id1)"),
 	'1', 'one secret revoked');
