@@ -52,7 +52,7 @@ WebhookInit(void)
 							"Largest webhook body, in bytes, that ingest_webhook accepts.",
 							"Larger bodies are rejected and recorded in attribution.webhook_rejections.",
 							&attr_max_webhook_body,
-							1024 * 1024, 1024, 64 * 1024 * 1024,
+							1024 * 1024, 1, 64 * 1024 * 1024,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
