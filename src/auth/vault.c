@@ -154,9 +154,14 @@ ReadKeyFile(const char *path, unsigned char key[VAULT_KEY_LEN], int *sqlstate, b
 	*exposed = (st.st_mode & S_IROTH) != 0 ||
 		(st.st_uid != 0 && (st.st_mode & S_IRGRP) != 0);
 	n = read(fd, buf, VAULT_MAX_KEY_FILE);
-	close(fd);
 	if (n < 0)
-		return psprintf("could not read vault key file \"%s\": %s", path, strerror(errno));
+	{
+		int			save_errno = errno;
+
+		close(fd);
+		return psprintf("could not read vault key file \"%s\": %s", path, strerror(save_errno));
+	}
+	close(fd);
 
 	len = (size_t) n;
 	while (len > 0 && isspace((unsigned char) s[len - 1]))
