@@ -57,6 +57,8 @@ _PG_init(void)
 
 	CaptureInit();
 	ProcessorInit();
+	VaultInit();
+	WebhookInit();
 
 	/* Last, so that components may define settings of their own first. */
 	MarkGUCPrefixReserved("pg_attribution");
