@@ -2,17 +2,9 @@
 -- nobody but the owner; a new token resumes a paused destination.
 SET timezone = 'UTC';
 
--- A throwaway vault key in the data directory, written by the server (so
--- owned by it, mode 0600).
-DO $$
-BEGIN
-    EXECUTE format('COPY (SELECT %L) TO %L',
-                   '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff',
-                   current_setting('data_directory') || '/pg_attribution_test_vault.key');
-END
-$$;
-SELECT set_config('pg_attribution.vault_key_file',
-                  current_setting('data_directory') || '/pg_attribution_test_vault.key', false) IS NOT NULL AS key_set;
+-- The test cluster's vault key is configured (pg_attribution.vault_key_file
+-- in scripts/test.sh).
+SELECT problem IS NULL AS vault_ready FROM attribution.vault_status();
 
 INSERT INTO attribution.destinations (name, platform, endpoint, account, paused_until, pause_reason)
 VALUES ('c_meta', 'meta', 'https://graph.facebook.com', '{"pixel_id": "7"}',
@@ -119,7 +111,7 @@ $$;
 RESET ROLE;
 
 -- without a key, nothing is stored
-RESET pg_attribution.vault_key_file;
+SET pg_attribution.vault_key_file = '';
 SET ROLE attribution_admin;
 DO $$
 BEGIN
@@ -129,6 +121,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 RESET ROLE;
+RESET pg_attribution.vault_key_file;
 
 DELETE FROM attribution.destinations WHERE name = 'c_meta';
 SELECT count(*) AS credentials_left FROM attribution.credentials;
