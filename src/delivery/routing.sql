@@ -196,15 +196,14 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT CASE
-        WHEN v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        WHEN d.kind_map -> kind IS NULL OR jsonb_typeof(d.kind_map -> kind) = 'null' THEN
             CASE WHEN d.kind_map = '{}'::jsonb AND NOT attribution._is_adjustment(kind, NULL)
                  THEN attribution._default_event(d.platform, kind) END
-        WHEN jsonb_typeof(v) = 'boolean' THEN
-            CASE WHEN v = 'true'::jsonb THEN attribution._default_event(d.platform, kind) END
-        WHEN jsonb_typeof(v) = 'string' THEN nullif(v #>> '{}', '')
-        WHEN jsonb_typeof(v) = 'number' THEN v::text
+        WHEN jsonb_typeof(d.kind_map -> kind) = 'boolean' THEN
+            CASE WHEN d.kind_map -> kind = 'true'::jsonb THEN attribution._default_event(d.platform, kind) END
+        WHEN jsonb_typeof(d.kind_map -> kind) = 'string' THEN nullif(d.kind_map ->> kind, '')
+        WHEN jsonb_typeof(d.kind_map -> kind) = 'number' THEN (d.kind_map -> kind)::text
     END
-    FROM (SELECT d.kind_map -> kind AS v) m
 $fn$;
 
 -- The de-duplication key of a billing event: the provider's object id
@@ -282,67 +281,112 @@ AS $fn$
 $fn$;
 
 -- The click ids of a user's touches whose click falls within [p_at -
--- p_window, p_at], the most recent of each kind; gbraid and wbraid come as
--- one (the more recent; gbraid when one touch has both), since Google takes
--- one click id per conversion and prefers a gclid.  IP and user agent are
--- those of the latest touch at or before p_at.
+-- p_window, p_at], the most recent of each kind (by click time: the cookie
+-- or landing time the touch records); gbraid and wbraid come as one (the
+-- more recent; gbraid when one touch has both), since Google takes one
+-- click id per conversion and prefers a gclid.  IP and user agent are
+-- those of the latest touch at or before p_at.  PL/pgSQL so that its plans
+-- are kept for the session: routing runs it for every destination of every
+-- conversion, in one pass over the user's touches near p_at.
 CREATE FUNCTION attribution._click_facts(p_user text, p_at timestamptz, p_window interval,
     OUT gclid text, OUT gbraid text, OUT wbraid text, OUT fbc text, OUT fbp text,
     OUT ttclid text, OUT ttp text, OUT li_fat_id text, OUT ip text, OUT user_agent text)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $fn$
-    WITH t AS MATERIALIZED (
-        SELECT * FROM attribution._user_touches(p_user) u
-         WHERE u.occurred_at <= p_at + interval '1 day' AND u.occurred_at >= p_at - p_window - interval '1 day'
-    ), braid AS (
-        SELECT b.k, b.v FROM (
-            SELECT 'g' AS k, t.gbraid AS v, coalesce(t.gbraid_at, t.occurred_at) AS clicked, t.id, 0 AS pref
-              FROM t WHERE t.gbraid IS NOT NULL
-            UNION ALL
-            SELECT 'w', t.wbraid, t.occurred_at, t.id, 1 FROM t WHERE t.wbraid IS NOT NULL) b
-         WHERE b.clicked BETWEEN p_at - p_window AND p_at
-         ORDER BY b.clicked DESC, b.pref, b.id DESC LIMIT 1
-    ), last_touch AS (
-        SELECT host(u.ip) AS ip, u.user_agent FROM attribution._user_touches(p_user) u
-         WHERE u.occurred_at <= p_at ORDER BY u.occurred_at DESC, u.id DESC LIMIT 1
-    )
-    SELECT
-        (SELECT t.gclid FROM t WHERE t.gclid IS NOT NULL
-            AND coalesce(t.gclid_at, t.occurred_at) BETWEEN p_at - p_window AND p_at
-          ORDER BY coalesce(t.gclid_at, t.occurred_at) DESC, t.id DESC LIMIT 1),
-        (SELECT braid.v FROM braid WHERE braid.k = 'g'),
-        (SELECT braid.v FROM braid WHERE braid.k = 'w'),
-        (SELECT t.fbc FROM t WHERE t.fbc IS NOT NULL
-            AND coalesce(t.fbc_at, t.occurred_at) BETWEEN p_at - p_window AND p_at
-          ORDER BY coalesce(t.fbc_at, t.occurred_at) DESC, t.id DESC LIMIT 1),
-        (SELECT t.fbp FROM t WHERE t.fbp IS NOT NULL
-            AND t.occurred_at BETWEEN p_at - p_window AND p_at
-          ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1),
-        (SELECT t.ttclid FROM t WHERE t.ttclid IS NOT NULL
-            AND coalesce(t.clicked_at, t.occurred_at) BETWEEN p_at - p_window AND p_at
-          ORDER BY coalesce(t.clicked_at, t.occurred_at) DESC, t.id DESC LIMIT 1),
-        (SELECT t.ttp FROM t WHERE t.ttp IS NOT NULL
-            AND t.occurred_at BETWEEN p_at - p_window AND p_at
-          ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1),
-        (SELECT t.li_fat_id FROM t WHERE t.li_fat_id IS NOT NULL
-            AND t.occurred_at BETWEEN p_at - p_window AND p_at
-          ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1),
-        (SELECT last_touch.ip FROM last_touch),
-        (SELECT last_touch.user_agent FROM last_touch)
+DECLARE
+    lo timestamptz := p_at - p_window;
+    t record;
+    last_at timestamptz;
+    last_id bigint;
+    -- best (time, id) so far per click id kind
+    gclid_t timestamptz; gclid_i bigint;
+    braid_t timestamptz; braid_i bigint; braid_pref int;
+    fbc_t timestamptz; fbc_i bigint;
+    fbp_t timestamptz; fbp_i bigint;
+    ttclid_t timestamptz; ttclid_i bigint;
+    ttp_t timestamptz; ttp_i bigint;
+    li_t timestamptz; li_i bigint;
+BEGIN
+    IF p_user IS NULL THEN
+        RETURN;
+    END IF;
+    -- a touch recorded up to a day after its click still carries it
+    FOR t IN
+        SELECT u.id, u.occurred_at, u.gclid AS g, coalesce(u.gclid_at, u.occurred_at) AS g_at,
+               u.gbraid AS gb, coalesce(u.gbraid_at, u.occurred_at) AS gb_at, u.wbraid AS wb,
+               u.fbc AS c, coalesce(u.fbc_at, u.occurred_at) AS c_at, u.fbp AS p,
+               u.ttclid AS tt, coalesce(u.clicked_at, u.occurred_at) AS tt_at, u.ttp AS tp,
+               u.li_fat_id AS li, host(u.ip) AS addr, u.user_agent AS ua
+          FROM attribution._user_touches(p_user) u
+         WHERE u.occurred_at >= lo - interval '1 day' AND u.occurred_at <= p_at + interval '1 day'
+    LOOP
+        IF t.occurred_at <= p_at AND (last_at IS NULL OR (t.occurred_at, t.id) > (last_at, last_id)) THEN
+            last_at := t.occurred_at; last_id := t.id;
+            ip := t.addr; user_agent := t.ua;
+        END IF;
+        IF t.g IS NOT NULL AND t.g_at BETWEEN lo AND p_at
+           AND (gclid_t IS NULL OR (t.g_at, t.id) > (gclid_t, gclid_i)) THEN
+            gclid := t.g; gclid_t := t.g_at; gclid_i := t.id;
+        END IF;
+        IF t.gb IS NOT NULL AND t.gb_at BETWEEN lo AND p_at
+           AND (braid_t IS NULL OR t.gb_at > braid_t OR (t.gb_at = braid_t AND (0 < braid_pref OR (braid_pref = 0 AND t.id > braid_i)))) THEN
+            gbraid := t.gb; wbraid := NULL; braid_t := t.gb_at; braid_i := t.id; braid_pref := 0;
+        END IF;
+        IF t.wb IS NOT NULL AND t.occurred_at BETWEEN lo AND p_at
+           AND (braid_t IS NULL OR t.occurred_at > braid_t OR (t.occurred_at = braid_t AND braid_pref = 1 AND t.id > braid_i)) THEN
+            wbraid := t.wb; gbraid := NULL; braid_t := t.occurred_at; braid_i := t.id; braid_pref := 1;
+        END IF;
+        IF t.c IS NOT NULL AND t.c_at BETWEEN lo AND p_at
+           AND (fbc_t IS NULL OR (t.c_at, t.id) > (fbc_t, fbc_i)) THEN
+            fbc := t.c; fbc_t := t.c_at; fbc_i := t.id;
+        END IF;
+        IF t.p IS NOT NULL AND t.occurred_at BETWEEN lo AND p_at
+           AND (fbp_t IS NULL OR (t.occurred_at, t.id) > (fbp_t, fbp_i)) THEN
+            fbp := t.p; fbp_t := t.occurred_at; fbp_i := t.id;
+        END IF;
+        IF t.tt IS NOT NULL AND t.tt_at BETWEEN lo AND p_at
+           AND (ttclid_t IS NULL OR (t.tt_at, t.id) > (ttclid_t, ttclid_i)) THEN
+            ttclid := t.tt; ttclid_t := t.tt_at; ttclid_i := t.id;
+        END IF;
+        IF t.tp IS NOT NULL AND t.occurred_at BETWEEN lo AND p_at
+           AND (ttp_t IS NULL OR (t.occurred_at, t.id) > (ttp_t, ttp_i)) THEN
+            ttp := t.tp; ttp_t := t.occurred_at; ttp_i := t.id;
+        END IF;
+        IF t.li IS NOT NULL AND t.occurred_at BETWEEN lo AND p_at
+           AND (li_t IS NULL OR (t.occurred_at, t.id) > (li_t, li_i)) THEN
+            li_fat_id := t.li; li_t := t.occurred_at; li_i := t.id;
+        END IF;
+    END LOOP;
+    IF last_at IS NULL THEN
+        -- no touch near the conversion: the latest one before it
+        SELECT host(u.ip), u.user_agent INTO ip, user_agent
+          FROM attribution._user_touches(p_user) u
+         WHERE u.occurred_at <= p_at
+         ORDER BY u.occurred_at DESC, u.id DESC LIMIT 1;
+    END IF;
+END
 $fn$;
 
 -- The user's e-mail hashes: those of the billing customer that paid,
 -- else of any customer linked to the user (the latest linked).
 CREATE FUNCTION attribution._email_hashes(c attribution.conversions,
     OUT email_sha256 text, OUT email_sha256_google text)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $fn$
-    SELECT k.email_sha256, k.email_sha256_google
-      FROM attribution.customers k
-     WHERE ((k.provider = c.provider AND k.customer_id = c.customer_id) OR k.user_id = c.user_id)
-       AND k.email_sha256 IS NOT NULL
-     ORDER BY (k.provider = c.provider AND k.customer_id = c.customer_id) DESC, k.updated_at DESC
-     LIMIT 1
+BEGIN
+    IF c.customer_id IS NOT NULL THEN
+        SELECT k.email_sha256, k.email_sha256_google INTO email_sha256, email_sha256_google
+          FROM attribution.customers k
+         WHERE k.provider = c.provider AND k.customer_id = c.customer_id;
+    END IF;
+    IF email_sha256 IS NULL AND c.user_id IS NOT NULL THEN
+        SELECT k.email_sha256, k.email_sha256_google INTO email_sha256, email_sha256_google
+          FROM attribution.customers k
+         WHERE k.user_id = c.user_id AND k.email_sha256 IS NOT NULL
+         ORDER BY k.updated_at DESC, k.provider, k.customer_id
+         LIMIT 1;
+    END IF;
+END
 $fn$;
 
 -- The value a conversion is sent with under the destination's value_mode.
