@@ -245,6 +245,23 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- Account defaults: a Google destination with one conversion action for
+-- every payment kind, a LinkedIn one with a default rule.
+INSERT INTO attribution.destinations (name, platform, enabled, endpoint, account, kind_map)
+VALUES ('p_google_default', 'google_ads', false, 'https://googleads.googleapis.com',
+        '{"customer_id": "1234567890", "conversion_action": "777"}', '{}'),
+       ('p_linkedin_default', 'linkedin', false, 'https://api.linkedin.com',
+        '{"conversion_rule": "888"}', '{"renewal": true, "subscription_started": false}');
+SELECT attribution.build_payload(pg_temp.dest('p_google_default'), pg_temp.conv('in_test_002')) ->> 'conversionAction' AS google_action,
+       attribution.build_payload(pg_temp.dest('p_linkedin_default'), pg_temp.conv('in_test_002')) ->> 'conversion' AS linkedin_rule;
+DO $$
+BEGIN
+    PERFORM attribution.build_payload(pg_temp.dest('p_linkedin_default'), pg_temp.conv('in_test_001'));
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE '%: %', SQLSTATE, regexp_replace(SQLERRM, 'conversion [0-9]+', 'conversion N', 'g');
+END
+$$;
+
 -- Nothing was routed to the disabled destinations.
 SELECT count(*) AS outbox_rows FROM attribution.outbox o
   JOIN attribution.destinations d ON d.id = o.destination_id WHERE d.name LIKE 'p\_%';

@@ -108,7 +108,9 @@ BEGIN
                 WHEN 'meta' THEN interval '7 days' WHEN 'tiktok' THEN interval '28 days'
                 WHEN 'linkedin' THEN interval '90 days' WHEN 'google_ads' THEN interval '90 days'
                 ELSE interval '90 days' END,
-            interval '54 days',
+            CASE create_destination.platform
+                WHEN 'google_ads' THEN interval '54 days' WHEN 'meta' THEN interval '7 days'
+                WHEN 'tiktok' THEN interval '28 days' ELSE interval '90 days' END,
             CASE create_destination.platform
                 WHEN 'google_ads' THEN 'restate' WHEN 'webhook' THEN 'negative_event' ELSE 'none' END,
             CASE create_destination.platform

@@ -7,6 +7,11 @@
 -- are gathered here in SQL; attribution._render_payload (payload.c and the
 -- build_*.c files) writes the element in the platform's format.
 
+COMMENT ON COLUMN attribution.destinations.account IS 'Platform account fields: google_ads {customer_id, conversion_action (default action), login_customer_id, api_version}; meta {pixel_id, api_version, test_event_code, action_source, event_source_url}; tiktok {event_source, event_source_id, test_event_code, page_url}; linkedin {conversion_rule (default rule), linkedin_version}; webhook {signing}';
+COMMENT ON COLUMN attribution.destinations.kind_map IS 'Lifecycle kind -> event name (Meta, TikTok, webhook), conversion action id (Google) or conversion rule id (LinkedIn); true = the standard event or the account default; empty = every payment kind as true. Keys refund/chargeback/chargeback_reversed name the event of an adjustment';
+COMMENT ON COLUMN attribution.destinations.adjustment_policy IS 'Refunds, chargebacks, negative downgrades: google_ads none | retract (full refunds) | restate (RETRACTION or RESTATEMENT); others none | negative_event (own event, negative value) | custom_event (own event, refunded amount positive)';
+COMMENT ON COLUMN attribution.destinations.adjustment_max_age IS 'Google Ads: oldest original conversion an adjustment may still refer to (54 days); other platforms: the age limit of adjustment events (as max_event_age)';
+
 -- Columns the delivery worker reads, added to the shared outbox table.
 ALTER TABLE attribution.outbox
     ADD COLUMN queued_at timestamptz NOT NULL DEFAULT now();
@@ -190,7 +195,27 @@ $fn$;
 -- The event name, conversion action id or rule id a destination sends a
 -- lifecycle kind as; NULL when the destination does not take that kind.
 -- kind_map values: a string or number (the name or id), true (the
--- platform's standard event), false or null (not sent).
+-- platform's standard event; for Google Ads the account's
+-- conversion_action, for LinkedIn its conversion_rule), false or null (not
+-- sent).  An empty kind_map sends every payment kind as true would.
+-- What true in kind_map (or an empty kind_map) means for a payment kind:
+-- the platform's standard event, or the account's default conversion
+-- action (Google Ads) or conversion rule (LinkedIn).
+CREATE FUNCTION attribution._standard_target(d attribution.destinations, kind text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE d.platform
+        WHEN 'google_ads' THEN CASE WHEN kind IN ('trial_started', 'subscription_started', 'renewal', 'upgrade',
+                                                  'downgrade', 'reactivated', 'one_time_purchase')
+                                    THEN nullif(d.account ->> 'conversion_action', '') END
+        WHEN 'linkedin' THEN CASE WHEN kind IN ('trial_started', 'subscription_started', 'renewal', 'upgrade',
+                                                'downgrade', 'reactivated', 'one_time_purchase')
+                                  THEN nullif(d.account ->> 'conversion_rule', '') END
+        ELSE attribution._default_event(d.platform, kind)
+    END
+$fn$;
+
 CREATE FUNCTION attribution._kind_target(d attribution.destinations, kind text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -198,9 +223,9 @@ AS $fn$
     SELECT CASE
         WHEN d.kind_map -> kind IS NULL OR jsonb_typeof(d.kind_map -> kind) = 'null' THEN
             CASE WHEN d.kind_map = '{}'::jsonb AND NOT attribution._is_adjustment(kind, NULL)
-                 THEN attribution._default_event(d.platform, kind) END
+                 THEN attribution._standard_target(d, kind) END
         WHEN jsonb_typeof(d.kind_map -> kind) = 'boolean' THEN
-            CASE WHEN d.kind_map -> kind = 'true'::jsonb THEN attribution._default_event(d.platform, kind) END
+            CASE WHEN d.kind_map -> kind = 'true'::jsonb THEN attribution._standard_target(d, kind) END
         WHEN jsonb_typeof(d.kind_map -> kind) = 'string' THEN nullif(d.kind_map ->> kind, '')
         WHEN jsonb_typeof(d.kind_map -> kind) = 'number' THEN (d.kind_map -> kind)::text
     END
@@ -474,9 +499,16 @@ BEGIN
         END IF;
     END IF;
 
+    -- Google measures an adjustment's age from the conversion it adjusts;
+    -- on the other platforms it is an event of its own
     IF p_check THEN
         IF adj AND d.platform = 'google_ads' THEN
             IF o.occurred_at < p_now - d.adjustment_max_age THEN
+                decision := 'too_old';
+                RETURN;
+            END IF;
+        ELSIF adj THEN
+            IF c.occurred_at < p_now - d.adjustment_max_age THEN
                 decision := 'too_old';
                 RETURN;
             END IF;
