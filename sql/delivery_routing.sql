@@ -191,6 +191,31 @@ SELECT o.payload ->> 'adjustmentType' AS type, o.payload #> '{restatementValue,a
  WHERE o.dedup_key = 'r_dg_5:downgrade'
    AND o.destination_id = (SELECT id FROM attribution.destinations WHERE name = 'r_google');
 
+-- Adjustment gates.  Google takes adjustments of conversions up to 54
+-- days old (adjustment_max_age), measured from the original conversion.
+SELECT pg_temp.touch('rv12', 'ru12', '61 days', '{"gclid": "G-RU12"}');
+UPDATE attribution.destinations SET max_event_age = '100 days', click_window = '100 days' WHERE name = 'r_google';
+SELECT pg_temp.add_conv('subscription_started', 'r_in_12', 'rc12', 'ru12', '60 days', 2900) > 0 AS added;
+UPDATE attribution.destinations SET max_event_age = '90 days', click_window = '30 days' WHERE name = 'r_google';
+SELECT pg_temp.add_conv('refund', 'r_re_12', 'rc12', 'ru12', '1 minute', -2900, NULL, 'r_in_12') > 0 AS added;
+SELECT * FROM pg_temp.claimed('r_in_12') WHERE destination = 'r_google';
+SELECT * FROM pg_temp.decisions('r_re_12') WHERE destination = 'r_google';
+-- A refund in another currency than the payment is not sent.
+INSERT INTO attribution.billing_events (provider, kind, fact_key, customer_id, object_id, parent_object_id,
+                                        amount_minor, currency, occurred_at, user_id)
+VALUES ('stripe', 'refund', 'r_re_eur:refund', 'rc5', 'r_re_eur', 'r_in_5', -500, 'EUR', now(), 'ru5');
+INSERT INTO attribution.conversions (billing_event_id, provider, customer_id, user_id, kind, occurred_at,
+                                     value_minor, currency, value, ltv_minor)
+SELECT b.id, 'stripe', 'rc5', 'ru5', 'refund', b.occurred_at, -500, 'EUR', -5.00, 0
+  FROM attribution.billing_events b WHERE b.fact_key = 'r_re_eur:refund';
+SELECT * FROM pg_temp.decisions('r_re_eur') WHERE destination IN ('r_google', 'r_webhook');
+-- With the retract policy, Google gets full refunds only.
+UPDATE attribution.destinations SET adjustment_policy = 'retract' WHERE name = 'r_google';
+SELECT pg_temp.add_conv('refund', 'r_re_5', 'rc5', 'ru5', '1 minute', -100, NULL, 'r_in_5') > 0 AS added;
+SELECT * FROM pg_temp.decisions('r_re_5') WHERE destination = 'r_google';
+SELECT count(*) AS partial_rows FROM pg_temp.claimed('r_re_5') WHERE destination = 'r_google';
+UPDATE attribution.destinations SET adjustment_policy = 'restate' WHERE name = 'r_google';
+
 -- Re-routing.  A conversion of a customer not yet linked to a user goes
 -- only to the webhook; link_customer gives it a user, and routing runs
 -- again: now Meta (e-mail) and Google (the user's gclid) claim it, and the

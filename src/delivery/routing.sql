@@ -555,7 +555,7 @@ BEGIN
         adjusted := sent + c.value + coalesce(
             (SELECT sum(a.value) FROM attribution.adjustment_links l
                JOIN attribution.conversions a ON a.id = l.adjustment_id
-              WHERE l.original_id = o.id AND a.id <> c.id
+              WHERE l.original_id = o.id AND a.id <> c.id AND a.currency = o.currency
                 AND (a.occurred_at, a.id) < (c.occurred_at, c.id)), 0);
         IF adjusted <= 0 THEN
             f.adjustment_type := 'RETRACTION';
