@@ -117,7 +117,9 @@ END
 $$;
 
 -- Requeueing.  Outbox rows in every state for a_meta, written here
--- directly (the worker writes them in production).
+-- directly (the worker writes them in production); the destination is
+-- paused so that a delivery worker running in this database leaves them.
+UPDATE attribution.destinations SET paused_until = 'infinity', pause_reason = 'test' WHERE name = 'a_meta';
 INSERT INTO attribution.outbox (destination_id, kind, dedup_key, payload, event_time, status,
                                 attempts, last_error, last_http_status, request_id, delivered_at,
                                 next_attempt_at, queued_at)

@@ -25,7 +25,7 @@ END
 $$;
 DO $$
 BEGIN
-    PERFORM attribution._encrypt_credential('x', 1, 'access_token');
+    PERFORM attribution._store_credential(1, 'access_token', 'x', NULL);
 EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
 END

@@ -67,21 +67,24 @@ RETURNS TABLE (destination text, kind text, dedup_key text) LANGUAGE sql AS $$
      ORDER BY d.name, o.kind, o.dedup_key
 $$;
 
+-- Paused, so that a delivery worker running in this database holds their
+-- events: routing does not look at the pause.
 INSERT INTO attribution.destinations (name, platform, enabled, endpoint, account, kind_map,
-                                      click_window, max_event_age, adjustment_policy, require_consent)
+                                      click_window, max_event_age, adjustment_policy, require_consent,
+                                      paused_until, pause_reason)
 VALUES
     ('r_google', 'google_ads', true, 'https://googleads.googleapis.com', '{"customer_id": "1234567890"}',
-     '{"subscription_started": "555", "renewal": "556"}', '30 days', '90 days', 'restate', false),
+     '{"subscription_started": "555", "renewal": "556"}', '30 days', '90 days', 'restate', false, 'infinity', 'test'),
     ('r_linkedin', 'linkedin', true, 'https://api.linkedin.com', '{}',
-     '{"subscription_started": 777}', '30 days', '90 days', 'none', false),
+     '{"subscription_started": 777}', '30 days', '90 days', 'none', false, 'infinity', 'test'),
     ('r_meta', 'meta', true, 'https://graph.facebook.com', '{"pixel_id": "1"}',
-     '{}', '7 days', '7 days', 'none', false),
+     '{}', '7 days', '7 days', 'none', false, 'infinity', 'test'),
     ('r_meta_off', 'meta', false, 'https://graph.facebook.com', '{"pixel_id": "2"}',
-     '{}', '7 days', '7 days', 'none', false),
+     '{}', '7 days', '7 days', 'none', false, 'infinity', 'test'),
     ('r_tiktok', 'tiktok', true, 'https://business-api.tiktok.com', '{"event_source_id": "C1"}',
-     '{}', '28 days', '28 days', 'negative_event', true),
+     '{}', '28 days', '28 days', 'negative_event', true, 'infinity', 'test'),
     ('r_webhook', 'webhook', true, 'https://hooks.example.com/c', '{}',
-     '{}', '90 days', '90 days', 'negative_event', false);
+     '{}', '90 days', '90 days', 'negative_event', false, 'infinity', 'test');
 
 -- A gclid 10 days before the conversion: Google claims it; Meta and
 -- LinkedIn have nothing to match; TikTok requires consent; the webhook
@@ -257,3 +260,8 @@ SELECT pg_temp.add_conv('subscription_started', 'r_in_rb', 'rc1', 'ru1', '1 hour
 SELECT count(*) AS rows_in_transaction FROM pg_temp.claimed('r_in_rb');
 ROLLBACK;
 SELECT count(*) AS rows_after_rollback FROM attribution.outbox WHERE dedup_key = 'r_in_rb';
+
+-- The destinations and their outbox rows go; nothing is left to send.
+DELETE FROM attribution.destinations WHERE name LIKE 'r\_%';
+SELECT count(*) AS outbox_left FROM attribution.outbox o
+ WHERE o.dedup_key LIKE 'r\_%';

@@ -33,11 +33,14 @@ SELECT pg_catalog.pg_extension_config_dump('attribution.credentials', '');
 -- back would make deleting a destination fail.
 COMMENT ON COLUMN attribution.destinations.credential_id IS 'The destination''s access token in attribution.credentials (set by set_credential; the row with kind access_token)';
 
-CREATE FUNCTION attribution._encrypt_credential(token text, destination_id int, kind text)
-RETURNS bytea
-AS 'MODULE_PATHNAME', 'attr_encrypt_credential'
-LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION attribution._encrypt_credential(text, int, text) IS 'Vault ciphertext of a token bound to a destination and credential kind';
+-- Written in C: the token is encrypted and stored in one step, so no SQL
+-- function ever returns a ciphertext.
+CREATE FUNCTION attribution._store_credential(destination_id int, kind text, token text,
+                                              expires_at timestamptz)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'attr_store_credential'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION attribution._store_credential(int, text, text, timestamptz) IS 'Encrypt a token with the vault, bound to the destination and kind, and store it as the valid credential of that kind; returns its id';
 
 CREATE VIEW attribution.credential_status AS
 SELECT c.id, d.name AS destination, d.platform, c.kind, c.status, c.expires_at,
@@ -75,30 +78,21 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
 
-    INSERT INTO attribution.credentials AS c
-        (destination_id, kind, ciphertext, status, expires_at, refreshed_at)
-    VALUES (dest, set_credential.kind, attribution._encrypt_credential(token, dest, set_credential.kind),
-            'valid', set_credential.expires_at, pg_catalog.now())
-    ON CONFLICT ON CONSTRAINT credentials_destination_id_kind_key DO UPDATE
-       SET ciphertext = EXCLUDED.ciphertext, status = 'valid', expires_at = EXCLUDED.expires_at,
-           refreshed_at = EXCLUDED.refreshed_at, last_error = NULL, updated_at = pg_catalog.now()
-    RETURNING c.id INTO cred;
+    cred := attribution._store_credential(dest, set_credential.kind, token, set_credential.expires_at);
 
     IF set_credential.kind = 'access_token' THEN
         UPDATE attribution.destinations d
            SET credential_id = cred, paused_until = NULL, pause_reason = NULL
          WHERE d.id = dest;
+        -- the events held while the destination was paused may go now
+        PERFORM attribution._wake_after_requeue();
     ELSE
-        -- any credential refused by the platform paused the destination
+        -- a refused credential of another kind paused the destination too
         UPDATE attribution.destinations d
            SET paused_until = NULL, pause_reason = NULL
          WHERE d.id = dest AND d.paused_until IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM attribution.credentials x
                             WHERE x.destination_id = dest AND x.status <> 'valid');
-    END IF;
-    IF set_credential.kind = 'access_token' THEN
-        -- held events may go now
-        PERFORM attribution._wake_after_requeue();
     END IF;
     RETURN cred;
 END
