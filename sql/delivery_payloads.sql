@@ -265,3 +265,6 @@ $$;
 -- Nothing was routed to the disabled destinations.
 SELECT count(*) AS outbox_rows FROM attribution.outbox o
   JOIN attribution.destinations d ON d.id = o.destination_id WHERE d.name LIKE 'p\_%';
+
+-- The destinations of this test go.
+DELETE FROM attribution.destinations WHERE name LIKE 'p\_%';
