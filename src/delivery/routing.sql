@@ -25,7 +25,7 @@ COMMENT ON COLUMN attribution.outbox.payload IS
 'meta: one element of data[] {event_name, event_time, event_id, action_source, event_source_url?, user_data{em[], external_id[], fbc, fbp, client_ip_address, client_user_agent}, custom_data{value, currency, predicted_ltv?, order_id}}; '
 'tiktok: one element of data[] {event, event_time, event_id, user{ttclid, ttp, email[], external_id[], ip, user_agent}, properties{value, currency, order_id, content_type}, page{url}?}; '
 'linkedin: one element of elements[] {conversion "urn:lla:llaPartnerConversion:{id}", conversionHappenedAt (ms), conversionValue{currencyCode, amount (string)}, eventId, user{userIds[{idType, idValue}]}}; '
-'webhook: {id, type conversion|adjustment, kind, event, occurred_at (RFC 3339 UTC), conversion_id, provider, order_id, value, currency, ltv, predicted_ltv?, user{id, external_id_sha256, email_sha256, ip, user_agent}, click_ids{gclid, gbraid, wbraid, fbc, fbp, ttclid, ttp, li_fat_id}, consent{ad_user_data, ad_personalization}}, sent as {"events":[...]} or alone, as the worker documents. '
+'webhook: {id, type conversion|adjustment, kind, event, occurred_at (RFC 3339 UTC), conversion_id, provider, order_id, value, currency, ltv, predicted_ltv?, user{id, external_id_sha256, email_sha256, ip, user_agent}, click_ids{gclid, gbraid, wbraid, fbc, fbp, ttclid, ttp, li_fat_id}, consent{ad_user_data, ad_personalization}}, posted one object per request. '
 'Absent values are left out. Values are major units written with at least one decimal (29.0, 14.5).';
 
 -- The billing event a refund refers to is found by its provider object id:
