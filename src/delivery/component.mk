@@ -2,7 +2,7 @@
 OBJS += src/delivery/jsonw.o src/delivery/payload_format.o src/delivery/payload.o \
 	src/delivery/build_google.o src/delivery/build_meta.o src/delivery/build_tiktok.o \
 	src/delivery/build_linkedin.o src/delivery/build_webhook.o
-SQL_PARTS += src/delivery/outbox.sql src/delivery/routing.sql src/delivery/admin.sql
+SQL_PARTS += src/delivery/outbox.sql src/delivery/routing_facts.sql src/delivery/routing.sql src/delivery/admin.sql
 REGRESS += delivery_payloads delivery_routing delivery_admin
 
 # Credentials need the vault (src/auth); they join the build once it is there.
