@@ -254,6 +254,28 @@ SELECT * FROM pg_temp.claimed('r_in_11') WHERE destination = 'r_linkedin';
 UPDATE attribution.conversions SET user_id = 'ru11' WHERE id = pg_temp.conv('r_in_11');
 SELECT * FROM pg_temp.claimed('r_in_11') WHERE destination = 'r_linkedin';
 
+-- An e-mail that becomes known routes the customer's conversions again.
+SELECT pg_temp.add_conv('subscription_started', 'r_in_13', 'rc13', 'ru13', '1 hour', 2900) > 0 AS added;
+SELECT * FROM pg_temp.claimed('r_in_13');
+SELECT attribution.link_customer('stripe', 'rc13', 'ru13', 'ru13@example.com');
+SELECT * FROM pg_temp.claimed('r_in_13');
+
+-- Consent given after the purchase lets TikTok (require_consent) claim it;
+-- withdrawn, the rows not sent yet leave Meta, TikTok and LinkedIn, while
+-- Google (which gets the consent state) and the webhook keep theirs.
+SELECT attribution.link_customer('stripe', 'rc14', 'ru14', 'ru14@example.com');
+SELECT pg_temp.touch('rv14', 'ru14', '1 day', '{"ttclid": "TT-RU14", "gclid": "G-RU14"}');
+SELECT pg_temp.add_conv('subscription_started', 'r_in_14', 'rc14', 'ru14', '1 hour', 2900) > 0 AS added;
+SELECT * FROM pg_temp.claimed('r_in_14');
+SELECT attribution.set_consent('ru14', true, true);
+SELECT * FROM pg_temp.claimed('r_in_14');
+SELECT attribution.set_consent('ru14', false, false);
+SELECT * FROM pg_temp.claimed('r_in_14');
+SELECT d.name, o.payload -> 'consent' AS consent
+  FROM attribution.outbox o JOIN attribution.destinations d ON d.id = o.destination_id
+ WHERE o.dedup_key = 'r_in_14' AND d.name LIKE 'r\_%'
+ ORDER BY d.name;
+
 -- A rolled-back conversion leaves no outbox row.
 BEGIN;
 SELECT pg_temp.add_conv('subscription_started', 'r_in_rb', 'rc1', 'ru1', '1 hour', 2900) > 0 AS added;

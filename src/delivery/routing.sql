@@ -395,27 +395,46 @@ CREATE TRIGGER conversions_reroute
     FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id)
     EXECUTE FUNCTION attribution._conversions_route_trigger();
 
--- Conversions recent enough for some destination are re-routed when one of
--- the user's visitors is newly linked.
-CREATE FUNCTION attribution._identities_route_trigger()
-RETURNS trigger
-LANGUAGE plpgsql
+-- Route again the conversions of a user (or of a billing customer) recent
+-- enough for some enabled destination: what the user's new identity, e-mail
+-- or consent now lets a destination claim.  Returns the rows written.
+CREATE FUNCTION attribution._route_recent(p_user text, p_provider text DEFAULT NULL,
+                                          p_customer text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     oldest timestamptz;
     cid bigint;
+    n integer := 0;
 BEGIN
     SELECT pg_catalog.now() - max(greatest(d.max_event_age, d.adjustment_max_age)) INTO oldest
       FROM attribution.destinations d WHERE d.enabled;
     IF oldest IS NULL THEN
-        RETURN NULL;
+        RETURN 0;
     END IF;
     FOR cid IN SELECT c.id FROM attribution.conversions c
-                WHERE c.user_id = NEW.user_id AND c.occurred_at >= oldest
-                ORDER BY c.occurred_at, c.id LOOP
-        PERFORM attribution._route_conversion(cid);
+                WHERE c.user_id = p_user AND c.occurred_at >= oldest
+               UNION
+               SELECT c.id FROM attribution.conversions c
+                WHERE c.provider = p_provider AND c.customer_id = p_customer AND c.occurred_at >= oldest
+               ORDER BY 1 LOOP
+        n := n + attribution._route_conversion(cid);
     END LOOP;
+    RETURN n;
+END
+$fn$;
+
+-- A visitor newly linked to a user: the visitor's touches may carry the
+-- click a destination needs.
+CREATE FUNCTION attribution._identities_route_trigger()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM attribution._route_recent(NEW.user_id);
     RETURN NULL;
 END
 $fn$;
@@ -424,6 +443,9 @@ CREATE TRIGGER identities_route
     AFTER INSERT ON attribution.identities
     FOR EACH ROW EXECUTE FUNCTION attribution._identities_route_trigger();
 
+-- A customer linked to a user (or to another one): the customer's
+-- conversions become the user's, which routes them again; a customer whose
+-- e-mail became known routes its recent conversions again too.
 CREATE FUNCTION attribution._customers_user_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -434,12 +456,16 @@ BEGIN
        SET user_id = NEW.user_id
      WHERE c.provider = NEW.provider AND c.customer_id = NEW.customer_id
        AND c.user_id IS DISTINCT FROM NEW.user_id;
+    IF NEW.email_sha256 IS NOT NULL
+       AND (TG_OP = 'INSERT' OR OLD.email_sha256 IS DISTINCT FROM NEW.email_sha256) THEN
+        PERFORM attribution._route_recent(NULL, NEW.provider, NEW.customer_id);
+    END IF;
     RETURN NULL;
 END
 $fn$;
 
 CREATE TRIGGER customers_user_to_conversions
-    AFTER INSERT OR UPDATE OF user_id ON attribution.customers
+    AFTER INSERT OR UPDATE OF user_id, email_sha256 ON attribution.customers
     FOR EACH ROW EXECUTE FUNCTION attribution._customers_user_trigger();
 
 -- Consent and predicted LTV, written by the application.
@@ -459,9 +485,45 @@ BEGIN
        SET ad_user_data = EXCLUDED.ad_user_data,
            ad_personalization = EXCLUDED.ad_personalization,
            updated_at = pg_catalog.now();
+    -- rows not sent yet carry the new state (Google consent, webhook consent)
+    UPDATE attribution.outbox o
+       SET payload = CASE d.platform
+                WHEN 'webhook' THEN
+                    pg_catalog.jsonb_set(o.payload, '{consent}',
+                        pg_catalog.jsonb_build_object('ad_user_data', set_consent.ad_user_data,
+                                                      'ad_personalization', set_consent.ad_personalization))
+                WHEN 'google_ads' THEN
+                    CASE WHEN set_consent.ad_user_data IS NULL AND set_consent.ad_personalization IS NULL
+                         THEN o.payload - 'consent'
+                         ELSE pg_catalog.jsonb_set(o.payload, '{consent}', pg_catalog.jsonb_strip_nulls(
+                             pg_catalog.jsonb_build_object(
+                                 'adUserData', CASE set_consent.ad_user_data WHEN true THEN 'GRANTED'
+                                                                             WHEN false THEN 'DENIED' END,
+                                 'adPersonalization', CASE set_consent.ad_personalization WHEN true THEN 'GRANTED'
+                                                                                          WHEN false THEN 'DENIED' END)))
+                    END
+            END
+      FROM attribution.destinations d, attribution.conversions c
+     WHERE d.id = o.destination_id AND c.id = o.conversion_id
+       AND c.user_id = set_consent.user_id
+       AND o.kind = 'conversion' AND o.status IN ('pending', 'retry')
+       AND d.platform IN ('google_ads', 'webhook');
+    IF set_consent.ad_user_data THEN
+        -- destinations that waited for consent may claim recent conversions
+        PERFORM attribution._route_recent(set_consent.user_id);
+    ELSIF set_consent.ad_user_data IS FALSE THEN
+        -- what has not gone out yet no longer goes where routing would now
+        -- refuse it (Google rows stay: they carry the consent state)
+        DELETE FROM attribution.outbox o
+         USING attribution.destinations d, attribution.conversions c
+         WHERE d.id = o.destination_id AND c.id = o.conversion_id
+           AND c.user_id = set_consent.user_id
+           AND o.status IN ('pending', 'retry')
+           AND (d.require_consent OR d.platform IN ('meta', 'tiktok', 'linkedin'));
+    END IF;
 END
 $fn$;
-COMMENT ON FUNCTION attribution.set_consent(text, boolean, boolean) IS 'Record a user''s consent to ad-platform data use (NULL: unknown); applies to conversions routed from now on';
+COMMENT ON FUNCTION attribution.set_consent(text, boolean, boolean) IS 'Record a user''s consent to ad-platform data use (NULL: unknown). A grant routes the user''s recent conversions again; a denial withdraws their unsent rows from destinations that would now refuse them';
 
 CREATE FUNCTION attribution.set_predicted_ltv(user_id text, value numeric, currency text)
 RETURNS void
