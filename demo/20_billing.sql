@@ -45,7 +45,7 @@ SELECT c.i, c.user_id, m AS month,
        CASE WHEN m = 0 THEN 'first' WHEN c.i % 7 = 0 AND m = 2 THEN 'upgrade' ELSE 'renewal' END AS reason,
        CASE WHEN c.i % 7 = 0 AND m >= 2 THEN 4900 ELSE 2900 END AS amount
   FROM demo_customers c, generate_series(0, c.i % 5) m
- WHERE c.signed_up + m * interval '1 month' < timestamptz '2026-11-01';
+ WHERE c.signed_up + m * interval '1 month' < now() - interval '1 hour';
 
 SELECT provider, status, count(*) FROM (
 SELECT p.provider, pg_temp.deliver(p.provider,
