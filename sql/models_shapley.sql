@@ -160,7 +160,7 @@ SELECT l.channel,
 SELECT (SELECT r FROM sres) = (SELECT attribution.shapley(path, conv, nulls, value)
                                  FROM (SELECT * FROM gen ORDER BY md5(id::text)) x) AS reordered_same_bytes,
        (SELECT r FROM sres) = (SELECT attribution.shapley(path, w * conv, w * nulls, w * value)
-                                 FROM gen, (VALUES (0.25::float8), (0.75)) s(w)) AS split_same_bytes;
+                                 FROM gen, (VALUES (0.5::float8), (0.5)) s(w)) AS split_same_bytes;
 SELECT v.variant, v.opts, max(abs(a.conversions - b.conversions)) < 1e-9 AS renamed_same
   FROM variants v
  CROSS JOIN LATERAL attribution.shapley_credits((SELECT r FROM sres), v.variant, v.opts) a
