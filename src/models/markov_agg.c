@@ -24,9 +24,20 @@ PG_FUNCTION_INFO_V1(markov_serialfn);
 PG_FUNCTION_INFO_V1(markov_deserialfn);
 PG_FUNCTION_INFO_V1(markov_finalfn);
 
+/*
+ * Edges between the first DENSE_STATES states are found through a direct
+ * table instead of the hash: at order 1 that is every edge, and it saves a
+ * hash probe per touch.  Row index from + 1 (start is -1), column to + 3
+ * (null is -3, conversion -2).
+ */
+#define DENSE_STATES 128
+#define DENSE_ROWS (DENSE_STATES + 1)
+#define DENSE_COLS (DENSE_STATES + 3)
+
 typedef struct MarkovAggState
 {
 	int			order;
+	int		   *dense;			/* DENSE_ROWS x DENSE_COLS edge ids, -1 = none */
 	ChannelDict dict;
 	SeqMap		states;
 	PairMap		edges;
@@ -55,6 +66,8 @@ NewState(int order)
 	st->wconv = palloc0(sizeof(FixedSum) * st->ecap);
 	st->wnull = palloc0(sizeof(FixedSum) * st->ecap);
 	st->value = palloc0(sizeof(FixedSum) * st->ecap);
+	st->dense = palloc(sizeof(int) * DENSE_ROWS * DENSE_COLS);
+	memset(st->dense, -1, sizeof(int) * DENSE_ROWS * DENSE_COLS);
 	return st;
 }
 
@@ -77,8 +90,21 @@ static void
 AddEdge(MarkovAggState *st, int from, int to, FixedSum c, FixedSum n, FixedSum v)
 {
 	bool		found;
-	int			e = PairMapIntern(&st->edges, from, to, &found);
+	int			e;
+	int		   *slot = NULL;
 
+	if (from < DENSE_STATES && to < DENSE_STATES)
+	{
+		slot = &st->dense[(from + 1) * DENSE_COLS + (to + 3)];
+		e = *slot;
+		found = e >= 0;
+	}
+	if (slot == NULL || !found)
+	{
+		e = PairMapIntern(&st->edges, from, to, &found);
+		if (slot)
+			*slot = e;
+	}
 	if (!found)
 	{
 		if (e >= st->ecap)

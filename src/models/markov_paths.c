@@ -28,6 +28,8 @@
 FixedSum
 FixedFromDouble(double x, const char *what)
 {
+	if (x == 0)
+		return 0;
 	if (isnan(x) || isinf(x) || fabs(x) >= FIXED_INPUT_LIMIT)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -75,6 +77,38 @@ ModelArgDouble(FunctionCallInfo fcinfo, int argno, const char *what, bool nonneg
 
 /* ---- channel dictionary ---- */
 
+/*
+ * Hash of a channel name: names are short, so a multiply-xor over 8-byte
+ * words is cheaper than the general-purpose hash_bytes, and it is run once
+ * per touch of every path row.
+ */
+static inline uint32
+NameHash(const char *s, int len)
+{
+	uint64		h = UINT64CONST(0x9E3779B97F4A7C15) ^ (uint64) len;
+
+	while (len >= 8)
+	{
+		uint64		w;
+
+		memcpy(&w, s, 8);
+		h = (h ^ w) * UINT64CONST(0xff51afd7ed558ccd);
+		h ^= h >> 32;
+		s += 8;
+		len -= 8;
+	}
+	if (len > 0)
+	{
+		uint64		w = 0;
+
+		memcpy(&w, s, len);
+		h = (h ^ w) * UINT64CONST(0xc4ceb9fe1a85ec53);
+		h ^= h >> 29;
+	}
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	return (uint32) (h >> 32);
+}
+
 void
 ChannelDictInit(ChannelDict *dict)
 {
@@ -110,7 +144,7 @@ ChannelDictRehash(ChannelDict *dict)
 int
 ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
 {
-	uint32		h = hash_bytes((const unsigned char *) name, len);
+	uint32		h = NameHash(name, len);
 	int			mask = dict->nslots - 1;
 	int			s = h & mask;
 
@@ -133,7 +167,7 @@ ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
 int
 ChannelDictIntern(ChannelDict *dict, const char *name, int len)
 {
-	uint32		h = hash_bytes((const unsigned char *) name, len);
+	uint32		h = NameHash(name, len);
 	int			mask = dict->nslots - 1;
 	int			s = h & mask;
 	int			id;
