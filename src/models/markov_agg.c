@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "models/markov_agg.h"
 #include "models/markov_chain.h"
@@ -36,6 +37,7 @@ PG_FUNCTION_INFO_V1(markov_finalfn);
 
 typedef struct MarkovAggState
 {
+	MemoryContext own;			/* set when made by deserialize: freed once merged */
 	int			order;
 	int		   *dense;			/* DENSE_ROWS x DENSE_COLS edge ids, -1 = none */
 	ChannelDict dict;
@@ -284,11 +286,20 @@ markov_combinefn(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
 	}
+	/*
+	 * A state rebuilt by deserialize already lives in its own context under
+	 * the aggregate's: the first one is adopted as it is, later ones are
+	 * merged and freed, so each partial state is hashed only once.
+	 */
+	if (a == NULL && b->own != NULL)
+		PG_RETURN_POINTER(b);
 	old = MemoryContextSwitchTo(aggcxt);
 	if (a == NULL)
 		a = NewState(b->order);
 	MergeState(a, b);
 	MemoryContextSwitchTo(old);
+	if (b->own != NULL)
+		MemoryContextDelete(b->own);
 	PG_RETURN_POINTER(a);
 }
 
@@ -343,6 +354,9 @@ ReadRaw(const char *p, const char *end, void *dst, size_t len)
 Datum
 markov_deserialfn(PG_FUNCTION_ARGS)
 {
+	MemoryContext aggcxt;
+	MemoryContext own;
+	MemoryContext old;
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	const char *p = VARDATA_ANY(b);
 	const char *end = p + VARSIZE_ANY_EXHDR(b);
@@ -350,10 +364,13 @@ markov_deserialfn(PG_FUNCTION_ARGS)
 	int32		order;
 	int32		count;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "markov_deserialfn called in non-aggregate context");
 	p = ReadRaw(p, end, &order, sizeof(int32));
+	own = AllocSetContextCreate(aggcxt, "attribution partial state", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(own);
 	st = NewState(order);
+	st->own = own;
 	p = ReadRaw(p, end, &count, sizeof(int32));
 	for (int i = 0; i < count; i++)
 	{
@@ -391,6 +408,7 @@ markov_deserialfn(PG_FUNCTION_ARGS)
 		p = ReadRaw(p, end, &v, sizeof(FixedSum));
 		AddEdge(st, (int32) (uint32) (k >> 32), (int32) (uint32) k, c, n, v);
 	}
+	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(st);
 }
 

@@ -14,6 +14,7 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "models/markov_paths.h"
 #include "models/shapley.h"
@@ -28,6 +29,7 @@ PG_FUNCTION_INFO_V1(shapley_finalfn);
 
 typedef struct ShapleyAggState
 {
+	MemoryContext own;			/* set when made by deserialize: freed once merged */
 	ChannelDict dict;
 	SeqMap		paths;
 	int			cap;
@@ -167,11 +169,20 @@ shapley_combinefn(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
 	}
+	/*
+	 * A state rebuilt by deserialize already lives in its own context under
+	 * the aggregate's: the first one is adopted as it is, later ones are
+	 * merged and freed, so each partial state is hashed only once.
+	 */
+	if (a == NULL && b->own != NULL)
+		PG_RETURN_POINTER(b);
 	old = MemoryContextSwitchTo(aggcxt);
 	if (a == NULL)
 		a = NewState();
 	MergeState(a, b);
 	MemoryContextSwitchTo(old);
+	if (b->own != NULL)
+		MemoryContextDelete(b->own);
 	PG_RETURN_POINTER(a);
 }
 
@@ -219,6 +230,9 @@ ReadRaw(const char *p, const char *end, void *dst, size_t len)
 Datum
 shapley_deserialfn(PG_FUNCTION_ARGS)
 {
+	MemoryContext aggcxt;
+	MemoryContext own;
+	MemoryContext old;
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	const char *p = VARDATA_ANY(b);
 	const char *end = p + VARSIZE_ANY_EXHDR(b);
@@ -227,9 +241,12 @@ shapley_deserialfn(PG_FUNCTION_ARGS)
 	int32	   *key = NULL;
 	int			keycap = 0;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "shapley_deserialfn called in non-aggregate context");
+	own = AllocSetContextCreate(aggcxt, "attribution partial state", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(own);
 	st = NewState();
+	st->own = own;
 	p = ReadRaw(p, end, &count, sizeof(int32));
 	for (int i = 0; i < count; i++)
 	{
@@ -263,6 +280,7 @@ shapley_deserialfn(PG_FUNCTION_ARGS)
 		p = ReadRaw(p, end, &v, sizeof(FixedSum));
 		AddPath(st, key, len, c, n, v);
 	}
+	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(st);
 }
 
