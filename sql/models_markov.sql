@@ -34,6 +34,12 @@ SELECT channel, round(removal_effect::numeric, 12) AS re, round(conversions::num
  ORDER BY channel;
 SELECT abs(p_conversion - 3.0 / 8) < 1e-15 AS p_is_3_8
   FROM attribution.markov_summary((SELECT attribution.markov(path, conv, nulls) FROM k2));
+-- markov is an ordinary aggregate: in the select list, and one chain per group
+SELECT (attribution.markov_credits(attribution.markov(path, conv, nulls))).* FROM k2;
+SELECT seg, count(*) AS channels, abs(sum(c.conversions) - s.total) < 1e-12 AS sums_to_segment
+  FROM (SELECT path[1] AS seg, attribution.markov(path, conv, nulls) r, sum(conv) total
+          FROM k2 GROUP BY 1) s, attribution.markov_credits(s.r) c
+ GROUP BY seg, s.total ORDER BY 1;
 -- the same chain without the non-converting journeys: RE 2/3 each again
 SELECT channel, round(removal_effect::numeric, 12) AS re, round(conversions::numeric, 12) AS conversions
   FROM attribution.markov_credits((SELECT attribution.markov(path, conv, nulls) FROM k2), '{"ignore_nulls": true}')
