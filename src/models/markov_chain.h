@@ -75,6 +75,11 @@ extern bytea *MarkovChainToBytea(const MarkovChain *chain);
 extern MarkovChain *MarkovChainFromBytea(bytea *b);
 
 extern void MarkovParseOptions(Jsonb *options, MarkovOptions *opts);
-extern MarkovResult *MarkovSolve(const MarkovChain *chain, const MarkovOptions *opts);
+/*
+ * Solves the chain; with removals, also once per channel for its removal
+ * effect and credits (channels is NULL otherwise).
+ */
+extern MarkovResult *MarkovSolve(const MarkovChain *chain, const MarkovOptions *opts,
+								 bool removals);
 
 #endif							/* MARKOV_CHAIN_H */

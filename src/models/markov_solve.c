@@ -330,7 +330,7 @@ EdgeWeight(const MarkovEdge *e, const MarkovOptions *opts)
 }
 
 MarkovResult *
-MarkovSolve(const MarkovChain *chain, const MarkovOptions *opts)
+MarkovSolve(const MarkovChain *chain, const MarkovOptions *opts, bool removals)
 {
 	int			n = chain->nstates;
 	SolveCtx	cx;
@@ -444,6 +444,8 @@ MarkovSolve(const MarkovChain *chain, const MarkovOptions *opts)
 	SolveRemoved(&cx, &p0, &e0);
 	res->p_conversion = p0;
 	res->expected_value = e0;
+	if (!removals)
+		return res;
 
 	res->channels = palloc0(sizeof(MarkovChannelResult) * Max(chain->nchannels, 1));
 	for (int c = 0; c < chain->nchannels; c++)

@@ -62,7 +62,7 @@ markov_credits(PG_FUNCTION_ARGS)
 	MarkovOptions opts;
 
 	MarkovParseOptions(OptionsArg(fcinfo, 1), &opts);
-	EmitCredits(fcinfo, chain, MarkovSolve(chain, &opts));
+	EmitCredits(fcinfo, chain, MarkovSolve(chain, &opts, true));
 	return (Datum) 0;
 }
 
@@ -82,7 +82,7 @@ markov_summary(PG_FUNCTION_ARGS)
 	bool		nulls[9] = {0};
 
 	MarkovParseOptions(OptionsArg(fcinfo, 1), &opts);
-	res = MarkovSolve(chain, &opts);
+	res = MarkovSolve(chain, &opts, false);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "markov_summary must return a composite type");
 	values[0] = Float8GetDatum(res->p_conversion);
@@ -354,6 +354,6 @@ markov_solve(PG_FUNCTION_ARGS)
 		memcpy(chain.state_ch + s * MARKOV_MAX_ORDER, k, sizeof(int32) * len);
 	}
 	MarkovChainCanonicalize(&chain);
-	EmitCredits(fcinfo, &chain, MarkovSolve(&chain, &opts));
+	EmitCredits(fcinfo, &chain, MarkovSolve(&chain, &opts, true));
 	return (Datum) 0;
 }
