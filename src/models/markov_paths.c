@@ -22,12 +22,16 @@
 #define FIXED_INPUT_LIMIT 4611686018427387904.0	/* 2^62 */
 
 /*
- * Rounds x to the nearest multiple of 2^-64.  ldexp is exact, and the cast
- * truncates toward zero, a deterministic function of x alone.
+ * Rounds x to a multiple of 2^-64, a deterministic function of x alone:
+ * exact for integers, for positive doubles of at least 2^-11 and negative
+ * ones of magnitude at least 1/2; otherwise off by less than 2^-52.
  */
 FixedSum
 FixedFromDouble(double x, const char *what)
 {
+	double		hi;
+	double		frac;
+
 	if (x == 0)
 		return 0;
 	if (isnan(x) || isinf(x) || fabs(x) >= FIXED_INPUT_LIMIT)
@@ -35,7 +39,22 @@ FixedFromDouble(double x, const char *what)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s %g is out of range for attribution models", what, x),
 				 errdetail("Weights and values must be finite and smaller than 2^62 in magnitude.")));
-	return (FixedSum) ldexp(x, FIXED_FRACTION_BITS);
+
+	/*
+	 * floor(x * 2^64) without a 128-bit float conversion: the integer part
+	 * and the fraction of a double are both exact, and so is scaling the
+	 * fraction by 2^64.
+	 */
+	hi = floor(x);
+	frac = x - hi;
+	if (frac >= 1.0)
+	{
+		/* a tiny negative x: x + 1 rounded up to 1 */
+		hi += 1.0;
+		frac = 0.0;
+	}
+	frac *= 18446744073709551616.0;
+	return ((FixedSum) (int64) hi) * ((FixedSum) 1 << FIXED_FRACTION_BITS) + (FixedSum) (uint64) frac;
 }
 
 double
@@ -122,6 +141,29 @@ ChannelDictInit(ChannelDict *dict)
 	memset(dict->slots, -1, sizeof(int) * dict->nslots);
 }
 
+/* Equality of short names without a library call. */
+static inline bool
+SameName(const char *a, const char *b, int len)
+{
+	while (len >= 8)
+	{
+		uint64		x;
+		uint64		y;
+
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return false;
+		a += 8;
+		b += 8;
+		len -= 8;
+	}
+	while (len-- > 0)
+		if (*a++ != *b++)
+			return false;
+	return true;
+}
+
 static void
 ChannelDictRehash(ChannelDict *dict)
 {
@@ -153,7 +195,7 @@ ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
 		int			id = dict->slots[s];
 
 		if (dict->hashes[id] == h && dict->lens[id] == len &&
-			memcmp(dict->names[id], name, len) == 0)
+			SameName(dict->names[id], name, len))
 			return id;
 		s = (s + 1) & mask;
 	}
@@ -176,7 +218,7 @@ ChannelDictIntern(ChannelDict *dict, const char *name, int len)
 	{
 		id = dict->slots[s];
 		if (dict->hashes[id] == h && dict->lens[id] == len &&
-			memcmp(dict->names[id], name, len) == 0)
+			SameName(dict->names[id], name, len))
 			return id;
 		s = (s + 1) & mask;
 	}
