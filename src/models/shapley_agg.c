@@ -348,6 +348,30 @@ path_cmp(const void *a, const void *b)
 	return cmp_double(sort_data->value[pa], sort_data->value[pb]);
 }
 
+/*
+ * Sort entry: the first channels of the path packed into a 64-bit key
+ * (rank + 1 per byte, 0 past the end, so a prefix sorts first) decides most
+ * comparisons without touching the path arrays.
+ */
+typedef struct PathSortItem
+{
+	uint64		key;
+	int			path;
+} PathSortItem;
+
+#define PATH_KEY_CHANNELS 8
+
+static int
+path_item_cmp(const void *a, const void *b)
+{
+	const PathSortItem *ia = a;
+	const PathSortItem *ib = b;
+
+	if (ia->key != ib->key)
+		return (ia->key > ib->key) - (ia->key < ib->key);
+	return path_cmp(&ia->path, &ib->path);
+}
+
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -372,6 +396,7 @@ ShapleyCanonicalize(ShapleyData *data)
 	double	   *nulls = palloc(sizeof(double) * Max(np, 1));
 	double	   *value = palloc(sizeof(double) * Max(np, 1));
 	int32	   *ch;
+	PathSortItem *items;
 	int			total = 0;
 	int			out = 0;
 	int			pos = 0;
@@ -380,17 +405,29 @@ ShapleyCanonicalize(ShapleyData *data)
 	qsort(sorted, nc, sizeof(char *), name_cmp);
 	for (int i = 0; i < nc; i++)
 		rank[i] = (char **) bsearch(&data->channels[i], sorted, nc, sizeof(char *), name_cmp) - sorted;
+	items = palloc(sizeof(PathSortItem) * Max(np, 1));
 	for (int p = 0; p < np; p++)
 	{
+		uint64		key = 0;
+
 		total += data->path_len[p];
 		for (int k = 0; k < data->path_len[p]; k++)
 			data->path_ch[data->path_off[p] + k] = rank[data->path_ch[data->path_off[p] + k]];
-		order[p] = p;
+		/* ranks fit a byte below 255 channels; beyond, the key stays 0 */
+		if (nc < 255)
+			for (int k = 0; k < PATH_KEY_CHANNELS; k++)
+				key = (key << 8) |
+					(k < data->path_len[p] ? (uint64) (data->path_ch[data->path_off[p] + k] + 1) : 0);
+		items[p].key = key;
+		items[p].path = p;
 	}
 	data->channels = sorted;
 	sort_data = data;
-	qsort(order, np, sizeof(int), path_cmp);
+	qsort(items, np, sizeof(PathSortItem), path_item_cmp);
 	sort_data = NULL;
+	for (int p = 0; p < np; p++)
+		order[p] = items[p].path;
+	pfree(items);
 
 	ch = palloc(sizeof(int32) * Max(total, 1));
 	for (int i = 0; i < np; i++)
@@ -427,10 +464,22 @@ ShapleyCanonicalize(ShapleyData *data)
 	pfree(order);
 }
 
+/* The bits pq_sendfloat8 would send, for writes into a presized buffer. */
+static inline uint64
+DoubleBits(double d)
+{
+	uint64		u;
+
+	memcpy(&u, &d, sizeof(u));
+	return u;
+}
+
 bytea *
 ShapleyDataToBytea(const ShapleyData *data)
 {
 	StringInfoData buf;
+
+	int64		size = 12;
 
 	pq_begintypsend(&buf);
 	pq_sendint32(&buf, SHAPLEY_MAGIC);
@@ -443,14 +492,23 @@ ShapleyDataToBytea(const ShapleyData *data)
 		pq_sendbytes(&buf, data->channels[i], len);
 	}
 	pq_sendint32(&buf, data->npaths);
+	/* one allocation for the paths, written without per-value checks */
+	for (int p = 0; p < data->npaths; p++)
+		size += 28 + 4 * (int64) data->path_len[p];
+	if (size >= (int64) MaxAllocSize - buf.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("shapley result of %d distinct paths is too large", data->npaths),
+				 errhint("Group or transform paths (for example keep the first occurrence of each channel) before aggregating.")));
+	enlargeStringInfo(&buf, (int) size);
 	for (int p = 0; p < data->npaths; p++)
 	{
-		pq_sendint32(&buf, data->path_len[p]);
+		pq_writeint32(&buf, data->path_len[p]);
 		for (int k = 0; k < data->path_len[p]; k++)
-			pq_sendint32(&buf, data->path_ch[data->path_off[p] + k]);
-		pq_sendfloat8(&buf, data->conv[p]);
-		pq_sendfloat8(&buf, data->nulls[p]);
-		pq_sendfloat8(&buf, data->value[p]);
+			pq_writeint32(&buf, data->path_ch[data->path_off[p] + k]);
+		pq_writeint64(&buf, DoubleBits(data->conv[p]));
+		pq_writeint64(&buf, DoubleBits(data->nulls[p]));
+		pq_writeint64(&buf, DoubleBits(data->value[p]));
 	}
 	return pq_endtypsend(&buf);
 }
