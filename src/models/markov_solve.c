@@ -46,6 +46,8 @@ typedef struct SolveCtx
 	bool	   *removed;
 	double	   *xc;
 	double	   *xv;
+	double	   *basec;			/* full-chain solution: Gauss-Seidel's start */
+	double	   *basev;
 	int		   *index;
 	int		   *low;
 	bool	   *onstack;
@@ -159,8 +161,15 @@ SolveComponent(SolveCtx *cx, int *m, int k)
 		int			it;
 		double		lastrel = 1.0;
 
+		/*
+		 * Start from the full chain's solution: removing one channel moves
+		 * most states' values little, so fewer sweeps are needed.
+		 */
 		for (int j = 0; j < k; j++)
-			cx->xc[m[j]] = cx->xv[m[j]] = 0.0;
+		{
+			cx->xc[m[j]] = cx->basec ? cx->basec[m[j]] : 0.0;
+			cx->xv[m[j]] = cx->basev ? cx->basev[m[j]] : 0.0;
+		}
 		for (it = 0; it < MARKOV_GS_MAX_ITERATIONS; it++)
 		{
 			double		maxdelta = 0.0;
@@ -446,6 +455,10 @@ MarkovSolve(const MarkovChain *chain, const MarkovOptions *opts, bool removals)
 	res->expected_value = e0;
 	if (!removals)
 		return res;
+	cx.basec = palloc(sizeof(double) * Max(n, 1));
+	cx.basev = palloc(sizeof(double) * Max(n, 1));
+	memcpy(cx.basec, cx.xc, sizeof(double) * n);
+	memcpy(cx.basev, cx.xv, sizeof(double) * n);
 
 	res->channels = palloc0(sizeof(MarkovChannelResult) * Max(chain->nchannels, 1));
 	for (int c = 0; c < chain->nchannels; c++)
