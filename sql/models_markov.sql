@@ -17,6 +17,17 @@ SELECT channel, round(removal_effect::numeric, 12) AS re, round(conversions::num
 SELECT round(p_conversion::numeric, 15) AS p_conversion, round(expected_value::numeric, 12) AS expected_value,
        conversions, nulls, value, "order", channels, states, transitions
   FROM attribution.markov_summary((SELECT attribution.markov(path, conv, nulls, value) FROM k1));
+-- the two-step form gives the same known answer
+SELECT s.channel, round(s.removal_effect::numeric, 12) AS re, round(s.conversions::numeric, 12) AS conversions,
+       round(s.value::numeric, 9) AS value
+  FROM (SELECT array_agg(from_state) f, array_agg(to_state) t, array_agg(weight) w, array_agg(value) v,
+               array_agg(cw) cw
+          FROM (SELECT t.from_state, t.to_state, sum(t.weight) weight, sum(t.value) value,
+                       sum(t.conversion_weight) cw
+                  FROM k1, attribution.markov_transitions(k1.path, k1.conv, k1.nulls, k1.value) t
+                 GROUP BY 1, 2) g) a,
+       attribution.markov_solve(a.f, a.t, a.w, a.v, '{}', a.cw) s
+ ORDER BY 1;
 -- ignore_nulls: only the converting path is left, every channel is needed
 SELECT channel, round(removal_effect::numeric, 12) AS re, round(conversions::numeric, 12) AS conversions
   FROM attribution.markov_credits((SELECT attribution.markov(path, conv, nulls, value) FROM k1),

@@ -22,6 +22,14 @@ SELECT v.variant, v.opts, c.channel, round(c.conversions::numeric, 12) AS conver
 SELECT bool_and(abs(conversions - CASE channel WHEN 'A' THEN 1.25 ELSE 1.75 END) < 1e-12) AS rate_ok
   FROM attribution.shapley_credits((SELECT r FROM k2r), 'exact', '{"characteristic": "conversion_rate"}');
 
+-- and through the two-step form, counts per channel set by GROUP BY
+SELECT s.channel, round(s.conversions::numeric, 12) AS conversions, round(s.value::numeric, 9) AS value
+  FROM (SELECT array_agg(k) k, array_agg(c) c, array_agg(n) n, array_agg(v) v
+          FROM (SELECT attribution.shapley_key(path, 'set') k, sum(conv) c, sum(nulls) n, sum(value) v
+                  FROM k2 GROUP BY 1) g) a,
+       attribution.shapley_solve(a.k, a.c, a.n, a.v, 'exact', '{"characteristic": "conversion_rate"}') s
+ ORDER BY 1;
+
 -- Fractribution rules: all marginal contributions zero -> last touch;
 -- unseen counterfactuals count as 0; repeated channels sum per channel.
 CREATE TEMP TABLE fr (path text[], conv float8, nulls float8);
