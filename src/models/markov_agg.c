@@ -34,12 +34,15 @@ PG_FUNCTION_INFO_V1(markov_finalfn);
 #define DENSE_STATES 128
 #define DENSE_ROWS (DENSE_STATES + 1)
 #define DENSE_COLS (DENSE_STATES + 3)
+#define DENSE_AFTER 64
 
 typedef struct MarkovAggState
 {
 	MemoryContext own;			/* set when made by deserialize: freed once merged */
 	int			order;
-	int		   *dense;			/* DENSE_ROWS x DENSE_COLS edge ids, -1 = none */
+	int		   *dense;			/* DENSE_ROWS x DENSE_COLS edge ids, -1 = none;
+								 * made once the state has DENSE_AFTER edges, so
+								 * that many small groups stay small */
 	ChannelDict dict;
 	SeqMap		states;
 	PairMap		edges;
@@ -63,13 +66,11 @@ NewState(int order)
 	st->order = order;
 	ChannelDictInit(&st->dict);
 	SeqMapInit(&st->states, 64);
-	PairMapInit(&st->edges, 256);
-	st->ecap = 256;
+	PairMapInit(&st->edges, 32);
+	st->ecap = 32;
 	st->wconv = palloc0(sizeof(FixedSum) * st->ecap);
 	st->wnull = palloc0(sizeof(FixedSum) * st->ecap);
 	st->value = palloc0(sizeof(FixedSum) * st->ecap);
-	st->dense = palloc(sizeof(int) * DENSE_ROWS * DENSE_COLS);
-	memset(st->dense, -1, sizeof(int) * DENSE_ROWS * DENSE_COLS);
 	return st;
 }
 
@@ -95,7 +96,20 @@ AddEdge(MarkovAggState *st, int from, int to, FixedSum c, FixedSum n, FixedSum v
 	int			e;
 	int		   *slot = NULL;
 
-	if (from < DENSE_STATES && to < DENSE_STATES)
+	if (st->dense == NULL && st->edges.count >= DENSE_AFTER)
+	{
+		st->dense = palloc(sizeof(int) * DENSE_ROWS * DENSE_COLS);
+		memset(st->dense, -1, sizeof(int) * DENSE_ROWS * DENSE_COLS);
+		for (int i = 0; i < st->edges.count; i++)
+		{
+			int32		f = (int32) (uint32) (st->edges.keys[i] >> 32);
+			int32		t = (int32) (uint32) st->edges.keys[i];
+
+			if (f < DENSE_STATES && t < DENSE_STATES)
+				st->dense[(f + 1) * DENSE_COLS + (t + 3)] = i;
+		}
+	}
+	if (st->dense != NULL && from < DENSE_STATES && to < DENSE_STATES)
 	{
 		slot = &st->dense[(from + 1) * DENSE_COLS + (to + 3)];
 		e = *slot;

@@ -46,8 +46,8 @@ NewState(void)
 	ShapleyAggState *st = palloc0(sizeof(ShapleyAggState));
 
 	ChannelDictInit(&st->dict);
-	SeqMapInit(&st->paths, 256);
-	st->cap = 256;
+	SeqMapInit(&st->paths, 32);
+	st->cap = 32;
 	st->conv = palloc(sizeof(FixedSum) * st->cap);
 	st->nulls = palloc(sizeof(FixedSum) * st->cap);
 	st->value = palloc(sizeof(FixedSum) * st->cap);
