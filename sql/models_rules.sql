@@ -212,5 +212,72 @@ SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = 'attribution' AND p.proname = 'path_weights';
 
-DROP TABLE p, known, rnd;
+-- rule_credits(): the same models over touch rows, summed per model and channel.
+SELECT r.model, r.channel, r.conversions, r.value
+  FROM attribution.rule_credit_rows((
+        SELECT attribution.rule_credits(k.path_id, u.channel, u.touched_at, '2026-02-03', 10 * k.path_id)
+          FROM known k, unnest(k.channels, k.touched_at) AS u (channel, touched_at))) AS r
+ WHERE r.model IN ('first_touch', 'last_touch', 'linear')
+ ORDER BY 1, 2;
+
+-- It agrees with path_weights on the random paths, whatever the row order,
+-- and counts paths without an eligible touch as (unattributed).
+CREATE TABLE rnd_rows AS
+SELECT r.path_id, u.channel, u.touched_at, r.converted_at, r.path_id::float8 AS value
+  FROM rnd r, unnest(r.channels, r.touched_at) AS u (channel, touched_at);
+CREATE TABLE expected_credit AS
+SELECT m.model, coalesce(u.channel, '(unattributed)') AS channel,
+       sum(coalesce(u.w, 1)) AS conversions, sum(coalesce(u.w, 1) * r.path_id) AS value
+  FROM rnd r
+ CROSS JOIN unnest(ARRAY['first_touch', 'last_touch', 'first_non_direct', 'last_non_direct',
+                         'linear', 'position_based', 'time_decay']) AS m (model)
+  LEFT JOIN LATERAL (SELECT x.channel, x.w
+                       FROM unnest(r.channels, attribution.path_weights(m.model, r.channels, r.touched_at, r.converted_at)) AS x (channel, w)
+                      WHERE x.w > 0) u ON true
+ GROUP BY 1, 2;
+SELECT o.label, count(*) AS model_channels,
+       count(*) FILTER (WHERE e.model IS NULL OR a.model IS NULL) AS unmatched,
+       max(abs(a.conversions - e.conversions)) < 1e-9 AS conversions_agree,
+       max(abs(a.value - e.value)) < 1e-6 AS values_agree,
+       sum(a.conversions) FILTER (WHERE a.channel = '(unattributed)') / 7 AS unattributed_paths
+  FROM (VALUES ('input order'), ('random order'), ('reverse order')) AS o (label)
+ CROSS JOIN LATERAL attribution.rule_credit_rows((
+        SELECT CASE o.label
+                 WHEN 'input order' THEN attribution.rule_credits(path_id, channel, touched_at, converted_at, value)
+                 ELSE attribution.rule_credits(path_id, channel, touched_at, converted_at, value
+                                               ORDER BY CASE WHEN o.label = 'random order' THEN random() ELSE -path_id END)
+               END
+          FROM rnd_rows)) AS a
+  FULL JOIN expected_credit e USING (model, channel)
+ GROUP BY o.label ORDER BY o.label;
+SELECT count(*) AS paths_without_eligible_touch
+  FROM rnd r
+ WHERE NOT EXISTS (SELECT 1 FROM unnest(r.touched_at) t
+                    WHERE t <= r.converted_at AND t >= r.converted_at - interval '90 days');
+
+-- Options, NULL rows, no rows.
+SELECT r.model, r.channel, r.conversions
+  FROM attribution.rule_credit_rows((
+        SELECT attribution.rule_credits(1, c, t, '2026-01-10', 1, '{"lookback_days": 5, "direct_channel": "D"}')
+          FROM (VALUES ('D', '2026-01-09'::timestamptz), ('old', '2026-01-01'), (NULL, '2026-01-08')) AS v (c, t))) AS r
+ WHERE r.model IN ('first_non_direct', 'linear')
+ ORDER BY 1, 2;
+SELECT attribution.rule_credits(1, 'a', now(), now(), 1) IS NULL AS no_rows
+  FROM (SELECT 1 WHERE false) AS x;
+DO $$
+BEGIN
+    PERFORM attribution.rule_credits(1, 'a', '2026-01-01', '2026-01-02', 'NaN');
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'not a number: %: %', SQLSTATE, SQLERRM;
+END
+$$;
+DO $$
+BEGIN
+    PERFORM attribution.rule_credits(1, 'a', '2026-01-01', '2026-01-02', 1, '{"last_n": "x"}');
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'bad options: %: %', SQLSTATE, SQLERRM;
+END
+$$;
+
+DROP TABLE p, known, rnd, rnd_rows, expected_credit;
 DROP FUNCTION rw(float8[]);

@@ -83,3 +83,55 @@ GRANT EXECUTE ON FUNCTION attribution.path_weights(text, text[], timestamptz[], 
                           attribution.path_remove_if_not_all(text[], text),
                           attribution.path_remove_if_last_and_not_all(text[], text)
    TO attribution_analyst, attribution_admin;
+
+-- The seven models over touch rows, summed per model and channel.
+CREATE FUNCTION attribution._rule_credits_transfn(internal, bigint, text, timestamptz, timestamptz, float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'attr_rule_credits_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION attribution._rule_credits_transfn(internal, bigint, text, timestamptz, timestamptz, float8, jsonb)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'attr_rule_credits_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION attribution._rule_credits_finalfn(internal)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'attr_rule_credits_finalfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE attribution.rule_credits(conversion bigint, channel text, touched_at timestamptz,
+                                          converted_at timestamptz, value float8) (
+    SFUNC = attribution._rule_credits_transfn,
+    STYPE = internal,
+    FINALFUNC = attribution._rule_credits_finalfn,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE attribution.rule_credits(conversion bigint, channel text, touched_at timestamptz,
+                                          converted_at timestamptz, value float8, options jsonb) (
+    SFUNC = attribution._rule_credits_transfn,
+    STYPE = internal,
+    FINALFUNC = attribution._rule_credits_finalfn,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE attribution.rule_credits(bigint, text, timestamptz, timestamptz, float8) IS
+'The seven rule-based models over touch rows (one row per conversion and touch, any order), summed per
+model and channel: a jsonb array of {model, channel, conversions, value} (conversions: sum of weights;
+value: sum of value x weight); a conversion with no touch in the window counts as (unattributed).
+Expand with rule_credit_rows()';
+COMMENT ON AGGREGATE attribution.rule_credits(bigint, text, timestamptz, timestamptz, float8, jsonb) IS
+'rule_credits with the options of path_weights (read from the first row)';
+
+CREATE FUNCTION attribution.rule_credit_rows(result jsonb)
+RETURNS TABLE (model text, channel text, conversions float8, value float8)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$
+    SELECT x.model, x.channel, x.conversions, x.value
+      FROM pg_catalog.jsonb_to_recordset(result) AS x (model text, channel text, conversions float8, value float8)
+$fn$;
+COMMENT ON FUNCTION attribution.rule_credit_rows(jsonb) IS 'The result of rule_credits() as rows: model, channel, conversions, value';
+
+GRANT EXECUTE ON FUNCTION attribution.rule_credits(bigint, text, timestamptz, timestamptz, float8),
+                          attribution.rule_credits(bigint, text, timestamptz, timestamptz, float8, jsonb),
+                          attribution.rule_credit_rows(jsonb)
+   TO attribution_analyst, attribution_admin;
