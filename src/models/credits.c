@@ -286,6 +286,7 @@ CreditConversion(int64 conversion_id, bool record_change)
 	bool	   *is_direct;
 	int		   *order;
 	int		   *work;
+	double	   *dense;
 	double	   *weights;
 	Datum	   *out_model,
 			   *out_touch,
@@ -355,6 +356,7 @@ CreditConversion(int64 conversion_id, bool record_change)
 	is_direct = palloc(sizeof(bool) * cap);
 	order = palloc(sizeof(int) * cap);
 	work = palloc(sizeof(int) * cap);
+	dense = palloc(sizeof(double) * cap);
 	weights = palloc(sizeof(double) * cap);
 	for (i = 0; i < ntouches; i++)
 	{
@@ -395,7 +397,7 @@ CreditConversion(int64 conversion_id, bool record_change)
 
 		if ((credit_model_mask & (1 << m)) == 0)
 			continue;
-		if (RuleWeights((RuleModel) m, &opts, ntouches, age, is_direct, order, work, weights) == 0)
+		if (RuleWeights((RuleModel) m, &opts, ntouches, age, is_direct, order, work, dense, weights) == 0)
 			continue;
 		model_name = CStringGetTextDatum(RuleModelNames[m]);
 

@@ -179,6 +179,7 @@ attr_path_weights(PG_FUNCTION_ARGS)
 	bool	   *is_direct;
 	int		   *order;
 	int		   *work;
+	double	   *dense;
 	double	   *weights;
 	Datum	   *out;
 
@@ -208,6 +209,7 @@ attr_path_weights(PG_FUNCTION_ARGS)
 	is_direct = palloc(sizeof(bool) * Max(n, 1));
 	order = palloc(sizeof(int) * Max(n, 1));
 	work = palloc(sizeof(int) * Max(n, 1));
+	dense = palloc(sizeof(double) * Max(n, 1));
 	weights = palloc(sizeof(double) * Max(n, 1));
 	out = palloc(sizeof(Datum) * Max(n, 1));
 
@@ -233,7 +235,7 @@ attr_path_weights(PG_FUNCTION_ARGS)
 	}
 
 	RuleChronologicalOrder(n, age, order, work);
-	RuleWeights(model, &opts, n, age, is_direct, order, work, weights);
+	RuleWeights(model, &opts, n, age, is_direct, order, work, dense, weights);
 
 	for (i = 0; i < n; i++)
 		out[i] = Float8GetDatum(weights[i]);

@@ -112,6 +112,24 @@ RuleChronologicalOrder(int n, const double *age_days, int *order, int *tmp)
 	if (sorted)
 		return;
 
+	/* short paths: a stable insertion sort beats merging */
+	if (n <= 24)
+	{
+		for (i = 1; i < n; i++)
+		{
+			int			idx = order[i];
+			int			j = i;
+
+			while (j > 0 && age_days[order[j - 1]] < age_days[idx])
+			{
+				order[j] = order[j - 1];
+				j--;
+			}
+			order[j] = idx;
+		}
+		return;
+	}
+
 	for (width = 1; width < n; width *= 2)
 	{
 		int			lo;
@@ -142,27 +160,19 @@ RuleChronologicalOrder(int n, const double *age_days, int *order, int *tmp)
 }
 
 /*
- * Weights of one model over a path; returns the number of touches that
- * received credit (0 when no touch is eligible, all weights then 0).
- *
- * order is the result of RuleChronologicalOrder; work is n ints of
- * scratch; weights (n doubles) is written in input order.
+ * The touches that take part in the models, oldest first, into kept (n
+ * ints); returns how many.  Eligible touches are at or before the
+ * conversion and inside the window; with last_n, the last n of those.
  */
 int
-RuleWeights(RuleModel model, const RuleOptions *opts, int n,
-			const double *age_days, const bool *is_direct,
-			const int *order, int *work, double *weights)
+RuleKeptTouches(const RuleOptions *opts, int n, const double *age_days,
+				const int *order, int *kept)
 {
 	int			k = 0;
 	int			skip;
-	int		   *kept;
 	int			i;
 	bool		window = opts->lookback_days > 0 && !isinf(opts->lookback_days);
 
-	for (i = 0; i < n; i++)
-		weights[i] = 0.0;
-
-	/* eligible touches, oldest first */
 	for (i = 0; i < n; i++)
 	{
 		int			idx = order[i];
@@ -172,68 +182,72 @@ RuleWeights(RuleModel model, const RuleOptions *opts, int n,
 			continue;
 		if (window && age > opts->lookback_days)
 			continue;
-		work[k++] = idx;
+		kept[k++] = idx;
 	}
 	skip = (opts->last_n > 0 && k > opts->last_n) ? k - opts->last_n : 0;
-	kept = work + skip;
-	k -= skip;
-	if (k == 0)
-		return 0;
+	if (skip > 0)
+		memmove(kept, kept + skip, sizeof(int) * (k - skip));
+	return k - skip;
+}
+
+/*
+ * Weights of one model over the k kept touches (k >= 1): out[i] is the
+ * weight of touch kept[i].  Several models over one path share the kept
+ * list, which is why this is separate from RuleWeights.
+ */
+void
+RuleKeptWeights(RuleModel model, const RuleOptions *opts, int k, const int *kept,
+				const double *age_days, const bool *is_direct, double *out)
+{
+	int			i;
 
 	switch (model)
 	{
 		case RULE_FIRST_TOUCH:
-			weights[kept[0]] = 1.0;
-			break;
-
 		case RULE_LAST_TOUCH:
-			weights[kept[k - 1]] = 1.0;
-			break;
-
 		case RULE_FIRST_NON_DIRECT:
-			{
-				int			pick = kept[0];
-
-				for (i = 0; i < k; i++)
-				{
-					if (!is_direct[kept[i]])
-					{
-						pick = kept[i];
-						break;
-					}
-				}
-				weights[pick] = 1.0;
-				break;
-			}
-
 		case RULE_LAST_NON_DIRECT:
 			{
-				int			pick = kept[k - 1];
+				int			pick;
 
-				for (i = k - 1; i >= 0; i--)
+				for (i = 0; i < k; i++)
+					out[i] = 0.0;
+				if (model == RULE_FIRST_TOUCH)
+					pick = 0;
+				else if (model == RULE_LAST_TOUCH)
+					pick = k - 1;
+				else if (model == RULE_FIRST_NON_DIRECT)
 				{
-					if (!is_direct[kept[i]])
-					{
-						pick = kept[i];
-						break;
-					}
+					/* an all-Direct path credits its first touch */
+					for (pick = 0; pick < k && is_direct[kept[pick]]; pick++)
+						;
+					if (pick == k)
+						pick = 0;
 				}
-				weights[pick] = 1.0;
+				else
+				{
+					/* an all-Direct path credits its last touch */
+					for (pick = k - 1; pick >= 0 && is_direct[kept[pick]]; pick--)
+						;
+					if (pick < 0)
+						pick = k - 1;
+				}
+				out[pick] = 1.0;
 				break;
 			}
 
 		case RULE_LINEAR:
 			for (i = 0; i < k; i++)
-				weights[kept[i]] = 1.0 / k;
+				out[i] = 1.0 / k;
 			break;
 
 		case RULE_POSITION_BASED:
 			if (k == 1)
-				weights[kept[0]] = 1.0;
+				out[0] = 1.0;
 			else if (k == 2)
 			{
-				weights[kept[0]] = 0.5;
-				weights[kept[1]] = 0.5;
+				out[0] = 0.5;
+				out[1] = 0.5;
 			}
 			else
 			{
@@ -242,9 +256,9 @@ RuleWeights(RuleModel model, const RuleOptions *opts, int n,
 				if (middle < 0)
 					middle = 0;
 				for (i = 1; i < k - 1; i++)
-					weights[kept[i]] = middle;
-				weights[kept[0]] = opts->first_share;
-				weights[kept[k - 1]] = opts->last_share;
+					out[i] = middle;
+				out[0] = opts->first_share;
+				out[k - 1] = opts->last_share;
 			}
 			break;
 
@@ -261,15 +275,38 @@ RuleWeights(RuleModel model, const RuleOptions *opts, int n,
 
 				for (i = 0; i < k; i++)
 				{
-					double		w = exp2(-(age_days[kept[i]] - newest) / opts->half_life_days);
-
-					weights[kept[i]] = w;
-					sum += w;
+					out[i] = exp2(-(age_days[kept[i]] - newest) / opts->half_life_days);
+					sum += out[i];
 				}
 				for (i = 0; i < k; i++)
-					weights[kept[i]] /= sum;
+					out[i] /= sum;
 				break;
 			}
 	}
+}
+
+/*
+ * Weights of one model over a path; returns the number of touches that
+ * received credit (0 when no touch is eligible, all weights then 0).
+ *
+ * order is the result of RuleChronologicalOrder; work is n ints and dense
+ * n doubles of scratch; weights (n doubles) is written in input order.
+ */
+int
+RuleWeights(RuleModel model, const RuleOptions *opts, int n,
+			const double *age_days, const bool *is_direct,
+			const int *order, int *work, double *dense, double *weights)
+{
+	int			k;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		weights[i] = 0.0;
+	k = RuleKeptTouches(opts, n, age_days, order, work);
+	if (k == 0)
+		return 0;
+	RuleKeptWeights(model, opts, k, work, age_days, is_direct, dense);
+	for (i = 0; i < k; i++)
+		weights[work[i]] = dense[i];
 	return k;
 }

@@ -47,8 +47,12 @@ extern bool RuleModelFromName(const char *name, RuleModel *model);
 extern void RuleOptionsDefault(RuleOptions *opts);
 extern const char *RuleOptionsProblem(const RuleOptions *opts);
 extern void RuleChronologicalOrder(int n, const double *age_days, int *order, int *tmp);
+extern int	RuleKeptTouches(const RuleOptions *opts, int n, const double *age_days,
+							const int *order, int *kept);
+extern void RuleKeptWeights(RuleModel model, const RuleOptions *opts, int k, const int *kept,
+							const double *age_days, const bool *is_direct, double *out);
 extern int	RuleWeights(RuleModel model, const RuleOptions *opts, int n,
 						const double *age_days, const bool *is_direct,
-						const int *order, int *work, double *weights);
+						const int *order, int *work, double *dense, double *weights);
 
 #endif							/* ATTR_RULES_H */

@@ -21,12 +21,10 @@
 
 #include <math.h>
 
-#include "common/hashfn.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -49,18 +47,54 @@ typedef struct AggTouch
 
 typedef struct AggConversion
 {
-	int64		key;			/* hash key: must be first */
+	int64		key;
 	TimestampTz converted_at;
 	double		value;
 	int32		last;			/* most recently added touch, or -1 */
 	int32		ntouches;
 } AggConversion;
 
+/* conversion key -> index into AggState.conversions */
+typedef struct ConvSlot
+{
+	int64		key;
+	int32		index;
+	char		status;
+} ConvSlot;
+
+static inline uint32
+HashConversionKey(int64 key)
+{
+	uint64		h = (uint64) key;
+
+	/* 64-bit finaliser of MurmurHash3: keys are often consecutive */
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+#define SH_PREFIX convhash
+#define SH_ELEMENT_TYPE ConvSlot
+#define SH_KEY_TYPE int64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) HashConversionKey(k)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 typedef struct AggState
 {
 	MemoryContext cxt;
-	HTAB	   *conversions;
-	AggConversion *current;		/* conversion of the previous row */
+	convhash_hash *index;
+	AggConversion *conversions;
+	int32		nconversions;
+	int32		conversion_cap;
+	int32		current;		/* conversion of the previous row, or -1 */
 	AggTouch   *touches;
 	int32		ntouches;
 	int32		touch_cap;
@@ -75,6 +109,23 @@ typedef struct AggState
 	RuleOptions opts;
 	char	   *direct;
 } AggState;
+
+/*
+ * Hash of a channel name from its length and first and last eight bytes:
+ * cheap on the short names channels have; collisions only cost a probe.
+ */
+static inline uint32
+HashChannel(const char *s, int len)
+{
+	uint64		head = 0;
+	uint64		tail = 0;
+
+	memcpy(&head, s, Min(len, 8));
+	if (len > 8)
+		memcpy(&tail, s + len - Min(len - 8, 8), Min(len - 8, 8));
+	head = head * UINT64CONST(0x9e3779b97f4a7c15) ^ (tail + (uint64) len) * UINT64CONST(0xc2b2ae3d27d4eb4f);
+	return (uint32) (head >> 32) ^ (uint32) head;
+}
 
 static int32
 InternChannel(AggState *st, const char *s, int len)
@@ -95,7 +146,7 @@ InternChannel(AggState *st, const char *s, int len)
 
 		for (c = 0; c < st->nchannels; c++)
 		{
-			i = hash_bytes((const unsigned char *) st->names[c], st->lens[c]) & (nslots - 1);
+			i = HashChannel(st->names[c], st->lens[c]) & (nslots - 1);
 			while (slots[i] != 0)
 				i = (i + 1) & (nslots - 1);
 			slots[i] = c + 1;
@@ -105,7 +156,7 @@ InternChannel(AggState *st, const char *s, int len)
 		st->nslots = nslots;
 	}
 
-	h = hash_bytes((const unsigned char *) s, len);
+	h = HashChannel(s, len);
 	for (i = h & (st->nslots - 1); st->slots[i] != 0; i = (i + 1) & (st->nslots - 1))
 	{
 		int32		c = st->slots[i] - 1;
@@ -133,15 +184,12 @@ CreateState(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(aggcxt);
 	AggState   *st = palloc0(sizeof(AggState));
-	HASHCTL		ctl;
 
 	st->cxt = aggcxt;
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(AggConversion);
-	ctl.hcxt = aggcxt;
-	st->conversions = hash_create("rule_credits conversions", 1024, &ctl,
-								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	st->index = convhash_create(aggcxt, 1024, NULL);
+	st->conversion_cap = 1024;
+	st->conversions = palloc(sizeof(AggConversion) * st->conversion_cap);
+	st->current = -1;
 	st->touch_cap = 1024;
 	st->touches = palloc(sizeof(AggTouch) * st->touch_cap);
 	st->channel_cap = 16;
@@ -185,14 +233,22 @@ attr_rule_credits_transfn(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(st);
 
 	key = PG_GETARG_INT64(1);
-	conv = st->current;
-	if (conv == NULL || conv->key != key)
+	if (st->current < 0 || st->conversions[st->current].key != key)
 	{
 		bool		found;
+		ConvSlot   *slot = convhash_insert(st->index, key, &found);
 
-		conv = hash_search(st->conversions, &key, HASH_ENTER, &found);
 		if (!found)
 		{
+			if (st->nconversions == st->conversion_cap)
+			{
+				st->conversion_cap *= 2;
+				st->conversions = repalloc_huge(st->conversions,
+												sizeof(AggConversion) * (Size) st->conversion_cap);
+			}
+			slot->index = st->nconversions++;
+			conv = &st->conversions[slot->index];
+			conv->key = key;
 			conv->converted_at = PG_GETARG_TIMESTAMPTZ(4);
 			conv->value = PG_ARGISNULL(5) ? 0.0 : PG_GETARG_FLOAT8(5);
 			if (isnan(conv->value) || isinf(conv->value))
@@ -202,8 +258,9 @@ attr_rule_credits_transfn(PG_FUNCTION_ARGS)
 			conv->last = -1;
 			conv->ntouches = 0;
 		}
-		st->current = conv;
+		st->current = slot->index;
 	}
+	conv = &st->conversions[st->current];
 
 	if (st->ntouches == st->touch_cap)
 	{
@@ -228,8 +285,7 @@ Datum
 attr_rule_credits_finalfn(PG_FUNCTION_ARGS)
 {
 	AggState   *st;
-	HASH_SEQ_STATUS seq;
-	AggConversion *conv;
+	int32		ci;
 	int32		nch;
 	int32		unattributed;
 	int32		direct;
@@ -241,6 +297,7 @@ attr_rule_credits_finalfn(PG_FUNCTION_ARGS)
 	int32	   *channel;
 	int		   *order;
 	int		   *work;
+	int		   *kept;
 	double	   *weights;
 	StringInfoData out;
 	bool		first = true;
@@ -263,14 +320,16 @@ attr_rule_credits_finalfn(PG_FUNCTION_ARGS)
 	channel = palloc(sizeof(int32) * cap);
 	order = palloc(sizeof(int) * cap);
 	work = palloc(sizeof(int) * cap);
+	kept = palloc(sizeof(int) * cap);
 	weights = palloc(sizeof(double) * cap);
 
-	hash_seq_init(&seq, st->conversions);
-	while ((conv = hash_seq_search(&seq)) != NULL)
+	for (ci = 0; ci < st->nconversions; ci++)
 	{
+		AggConversion *conv = &st->conversions[ci];
 		int32		n = conv->ntouches;
 		int32		t,
-					i;
+					i,
+					k;
 
 		if (n > cap)
 		{
@@ -280,6 +339,7 @@ attr_rule_credits_finalfn(PG_FUNCTION_ARGS)
 			channel = repalloc(channel, sizeof(int32) * cap);
 			order = repalloc(order, sizeof(int) * cap);
 			work = repalloc(work, sizeof(int) * cap);
+			kept = repalloc(kept, sizeof(int) * cap);
 			weights = repalloc(weights, sizeof(double) * cap);
 		}
 		/* the list runs newest row first: fill from the end, input order */
@@ -290,22 +350,26 @@ attr_rule_credits_finalfn(PG_FUNCTION_ARGS)
 			is_direct[i] = channel[i] == direct;
 		}
 		RuleChronologicalOrder(n, age, order, work);
+		k = RuleKeptTouches(&st->opts, n, age, order, kept);
 
 		for (m = 0; m < RULE_NUM_MODELS; m++)
 		{
-			if (RuleWeights((RuleModel) m, &st->opts, n, age, is_direct, order, work, weights) == 0)
+			double	   *cs = conv_sum + m * nch;
+			double	   *vs = value_sum + m * nch;
+
+			if (k == 0)
 			{
-				conv_sum[m * nch + unattributed] += 1.0;
-				value_sum[m * nch + unattributed] += conv->value;
+				cs[unattributed] += 1.0;
+				vs[unattributed] += conv->value;
 				continue;
 			}
-			for (i = 0; i < n; i++)
+			RuleKeptWeights((RuleModel) m, &st->opts, k, kept, age, is_direct, weights);
+			for (i = 0; i < k; i++)
 			{
-				if (weights[i] > 0)
-				{
-					conv_sum[m * nch + channel[i]] += weights[i];
-					value_sum[m * nch + channel[i]] += weights[i] * conv->value;
-				}
+				int32		ch = channel[kept[i]];
+
+				cs[ch] += weights[i];
+				vs[ch] += weights[i] * conv->value;
 			}
 		}
 	}

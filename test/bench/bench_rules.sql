@@ -5,7 +5,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_attribution;
 SET max_parallel_workers_per_gather = 0;
-SET work_mem = '256MB';
+SET work_mem = '512MB';
 SET TIME ZONE 'UTC';
 
 DROP SCHEMA IF EXISTS bench CASCADE;
@@ -27,38 +27,48 @@ BEGIN
 END
 $$;
 
-\echo generating :conv conversions over about :per touches each
+\echo generating :conv conversions over about :per touches each (12 channels, 100 days)
 SELECT setseed(0.5);
 CREATE TABLE bench.conversions AS
-SELECT u AS user_id,
+SELECT u AS conversion_id,
        '2026-06-01'::timestamptz + (random() * 30) * interval '1 day' AS converted_at,
-       round((10 + random() * 990)::numeric, 2) AS value
+       (10 + random() * 990)::float8 AS value
   FROM generate_series(1, :conv) AS u;
+-- one row per conversion and touch, conversion attributes carried along
 CREATE TABLE bench.touches AS
-SELECT c.user_id,
+SELECT c.conversion_id,
        row_number() OVER () AS touch_id,
-       c.converted_at - (random() * 100) * interval '1 day' AS occurred_at,
+       c.converted_at - (random() * 100) * interval '1 day' AS touched_at,
        (ARRAY['Direct', 'Paid Search', 'Organic Search', 'Email', 'Paid Social', 'Organic Social',
-              'Referral', 'Referral Program', 'Display', 'Affiliates', 'Paid Video', 'SMS'])[1 + floor(random() * 12)::int] AS channel
+              'Referral', 'Referral Program', 'Display', 'Affiliates', 'Paid Video', 'SMS'])[1 + floor(random() * 12)::int] AS channel,
+       c.converted_at,
+       c.value
   FROM bench.conversions c,
-       LATERAL generate_series(1, 1 + floor(random() * (2 * :per - 1))::int + (c.user_id * 0)::int) AS k
- ORDER BY c.user_id;
-CREATE INDEX ON bench.touches (user_id);
-ANALYZE bench.conversions;
-ANALYZE bench.touches;
-SELECT count(*) AS touches, count(DISTINCT user_id) AS users FROM bench.touches;
+       LATERAL generate_series(1, 1 + floor(random() * (2 * :per - 1))::int + (c.conversion_id * 0)::int) AS k
+ ORDER BY c.conversion_id;
+VACUUM ANALYZE bench.conversions;
+VACUUM ANALYZE bench.touches;
+SELECT count(*) AS touches, count(DISTINCT conversion_id) AS conversions,
+       pg_size_pretty(pg_relation_size('bench.touches')) AS size
+  FROM bench.touches;
 
--- The same seven models three ways: C (path_weights over array_agg paths),
--- pure SQL (window functions), and the scan they are measured against.
-CREATE VIEW bench.rules_c AS
+-- The seven models, each summed per channel, three ways.
+-- 1. the rule_credits aggregate (C), one pass over the rows
+CREATE VIEW bench.rules_agg AS
+SELECT r.model, r.channel, r.conversions, r.value
+  FROM attribution.rule_credit_rows((
+        SELECT attribution.rule_credits(t.conversion_id, t.channel, t.touched_at, t.converted_at, t.value)
+          FROM bench.touches t)) AS r;
+
+-- 2. path_weights (C) over paths built with array_agg
+CREATE VIEW bench.rules_paths AS
 WITH p AS (
-    SELECT t.user_id, array_agg(t.channel) AS channels, array_agg(t.occurred_at) AS times,
-           min(c.converted_at) AS converted_at, min(c.value) AS value
-      FROM bench.touches t JOIN bench.conversions c USING (user_id)
-     WHERE t.occurred_at BETWEEN c.converted_at - interval '90 days' AND c.converted_at
-     GROUP BY t.user_id
+    SELECT t.conversion_id, array_agg(t.channel) AS channels, array_agg(t.touched_at) AS times,
+           min(t.converted_at) AS converted_at, min(t.value) AS value
+      FROM bench.touches t
+     GROUP BY t.conversion_id
 )
-SELECT m.model, u.channel, sum(p.value * u.w::numeric) AS credited
+SELECT m.model, u.channel, sum(u.w) AS conversions, sum(p.value * u.w) AS value
   FROM p
  CROSS JOIN unnest(ARRAY['first_touch', 'last_touch', 'first_non_direct', 'last_non_direct',
                          'linear', 'position_based', 'time_decay']) AS m (model)
@@ -66,23 +76,24 @@ SELECT m.model, u.channel, sum(p.value * u.w::numeric) AS credited
  WHERE u.w > 0
  GROUP BY 1, 2;
 
+-- 3. pure SQL with window functions
 CREATE VIEW bench.rules_sql AS
 WITH j AS (
-    SELECT t.user_id, t.channel, t.occurred_at, c.converted_at, c.value,
-           row_number() OVER (PARTITION BY t.user_id ORDER BY t.occurred_at, t.touch_id) AS rn,
-           count(*) OVER (PARTITION BY t.user_id) AS n
-      FROM bench.touches t JOIN bench.conversions c USING (user_id)
-     WHERE t.occurred_at BETWEEN c.converted_at - interval '90 days' AND c.converted_at
+    SELECT t.conversion_id, t.channel, t.touched_at, t.converted_at, t.value,
+           row_number() OVER (PARTITION BY t.conversion_id ORDER BY t.touched_at, t.touch_id) AS rn,
+           count(*) OVER (PARTITION BY t.conversion_id) AS n
+      FROM bench.touches t
+     WHERE t.touched_at BETWEEN t.converted_at - interval '90 days' AND t.converted_at
 ), k AS (
     SELECT j.*,
-           min(rn) FILTER (WHERE channel <> 'Direct') OVER (PARTITION BY user_id) AS first_nd,
-           max(rn) FILTER (WHERE channel <> 'Direct') OVER (PARTITION BY user_id) AS last_nd,
-           power(2::float8, -extract(epoch FROM converted_at - occurred_at)::float8 / 86400 / 7) AS decay,
-           sum(power(2::float8, -extract(epoch FROM converted_at - occurred_at)::float8 / 86400 / 7))
-               OVER (PARTITION BY user_id) AS decay_sum
+           min(rn) FILTER (WHERE channel <> 'Direct') OVER (PARTITION BY conversion_id) AS first_nd,
+           max(rn) FILTER (WHERE channel <> 'Direct') OVER (PARTITION BY conversion_id) AS last_nd,
+           power(2::float8, -extract(epoch FROM converted_at - touched_at)::float8 / 86400 / 7) AS decay,
+           sum(power(2::float8, -extract(epoch FROM converted_at - touched_at)::float8 / 86400 / 7))
+               OVER (PARTITION BY conversion_id) AS decay_sum
       FROM j
 )
-SELECT m.model, k.channel, sum(k.value * m.w::numeric) AS credited
+SELECT m.model, k.channel, sum(m.w) AS conversions, sum(k.value * m.w) AS value
   FROM k
  CROSS JOIN LATERAL (VALUES
         ('first_touch', CASE WHEN rn = 1 THEN 1 ELSE 0 END::float8),
@@ -96,58 +107,44 @@ SELECT m.model, k.channel, sum(k.value * m.w::numeric) AS credited
  WHERE m.w > 0
  GROUP BY 1, 2;
 
-\echo checking that the C and SQL versions agree
+\echo checking that the three agree (per model and channel, conversions and value)
 SELECT count(*) AS model_channels,
-       max(abs(a.credited - b.credited)) AS max_abs_difference
-  FROM bench.rules_c a FULL JOIN bench.rules_sql b USING (model, channel);
+       max(abs(a.conversions - s.conversions)) AS agg_vs_sql_conversions,
+       max(abs(a.value - s.value) / s.value) AS agg_vs_sql_value_rel,
+       max(abs(p.conversions - s.conversions)) AS paths_vs_sql_conversions
+  FROM bench.rules_sql s
+  JOIN bench.rules_agg a USING (model, channel)
+  JOIN bench.rules_paths p USING (model, channel);
 
-\echo timing (best of 3)
+\echo timing (best of 3 runs each)
 CREATE TEMP TABLE timing AS
 SELECT bench.ms('SELECT count(*) FROM bench.touches') AS scan_ms,
-       bench.ms('SELECT * FROM bench.rules_c') AS c_ms,
-       bench.ms('SELECT * FROM bench.rules_sql') AS sql_ms,
-       bench.ms($q$SELECT t.user_id, array_agg(t.channel), array_agg(t.occurred_at), min(c.converted_at)
-                    FROM bench.touches t JOIN bench.conversions c USING (user_id)
-                   WHERE t.occurred_at BETWEEN c.converted_at - interval '90 days' AND c.converted_at
-                   GROUP BY t.user_id$q$) AS paths_ms;
-CREATE TABLE bench.paths AS
-SELECT t.user_id, array_agg(t.channel) AS channels, array_agg(t.occurred_at) AS times,
-       min(c.converted_at) AS converted_at
-  FROM bench.touches t JOIN bench.conversions c USING (user_id)
- WHERE t.occurred_at BETWEEN c.converted_at - interval '90 days' AND c.converted_at
- GROUP BY t.user_id;
-ANALYZE bench.paths;
-ALTER TABLE timing ADD COLUMN paths_scan_ms float8, ADD COLUMN weights_ms float8;
-UPDATE timing SET
-    paths_scan_ms = bench.ms('SELECT count(*) FROM bench.paths'),
-    weights_ms = bench.ms($q$SELECT sum(cardinality(attribution.path_weights(m.model, p.channels, p.times, p.converted_at)))
-                              FROM bench.paths p,
-                                   unnest(ARRAY['first_touch', 'last_touch', 'first_non_direct', 'last_non_direct',
-                                                'linear', 'position_based', 'time_decay']) AS m (model)$q$);
+       bench.ms('SELECT * FROM bench.rules_agg') AS agg_ms,
+       bench.ms('SELECT * FROM bench.rules_paths') AS paths_ms,
+       bench.ms('SELECT * FROM bench.rules_sql') AS sql_ms;
 
-SELECT round(scan_ms::numeric, 1) AS "scan count(*) touches ms",
-       round(c_ms::numeric, 1) AS "rules in C ms",
-       round(sql_ms::numeric, 1) AS "rules in SQL ms",
-       round((c_ms / scan_ms)::numeric, 2) AS "C / scan",
-       round((sql_ms / c_ms)::numeric, 2) AS "SQL / C (speed-up)",
-       round((paths_ms / scan_ms)::numeric, 2) AS "array_agg paths alone / scan"
-  FROM timing;
-SELECT round(paths_scan_ms::numeric, 1) AS "scan count(*) paths ms",
-       round(weights_ms::numeric, 1) AS "7 models over paths ms",
-       round((weights_ms / paths_scan_ms)::numeric, 2) AS "models / paths scan",
-       round((weights_ms / 7 / paths_scan_ms)::numeric, 2) AS "one model / paths scan"
+SELECT round(scan_ms::numeric, 1) AS "count(*) ms",
+       round(agg_ms::numeric, 1) AS "rule_credits ms",
+       round(paths_ms::numeric, 1) AS "path_weights ms",
+       round(sql_ms::numeric, 1) AS "SQL ms",
+       round((agg_ms / scan_ms)::numeric, 2) AS "rule_credits / scan",
+       round((paths_ms / scan_ms)::numeric, 2) AS "path_weights / scan",
+       round((sql_ms / scan_ms)::numeric, 2) AS "SQL / scan",
+       round((sql_ms / agg_ms)::numeric, 2) AS "SQL / rule_credits",
+       round((sql_ms / paths_ms)::numeric, 2) AS "SQL / path_weights"
   FROM timing;
 
 -- recompute_credits(): the stored credits, on the extension's own tables.
 \echo loading :rec conversions into the attribution tables for recompute_credits
 ALTER TABLE attribution.conversions DISABLE TRIGGER conversions_credit;
 INSERT INTO attribution.touchpoints (visitor_id, user_id, occurred_at, url, channel)
-SELECT 'v' || t.user_id, 'u' || t.user_id, t.occurred_at, 'https://bench.test/', t.channel
-  FROM bench.touches t WHERE t.user_id <= :rec ORDER BY t.user_id, t.occurred_at;
+SELECT 'v' || t.conversion_id, 'u' || t.conversion_id, t.touched_at, 'https://bench.test/', t.channel
+  FROM bench.touches t WHERE t.conversion_id <= :rec ORDER BY t.conversion_id, t.touched_at;
 WITH be AS (
     INSERT INTO attribution.billing_events (provider, kind, fact_key, amount_minor, currency, occurred_at, user_id)
-    SELECT 'bench', 'subscription_started', 'b' || c.user_id, (c.value * 100)::bigint, 'USD', c.converted_at, 'u' || c.user_id
-      FROM bench.conversions c WHERE c.user_id <= :rec
+    SELECT 'bench', 'subscription_started', 'b' || c.conversion_id, round(c.value * 100)::bigint, 'USD',
+           c.converted_at, 'u' || c.conversion_id
+      FROM bench.conversions c WHERE c.conversion_id <= :rec
     RETURNING id, occurred_at, user_id, amount_minor
 )
 INSERT INTO attribution.conversions (billing_event_id, provider, user_id, kind, occurred_at, value_minor, currency,
@@ -156,8 +153,8 @@ SELECT id, 'bench', user_id, 'subscription_started', occurred_at, amount_minor, 
        amount_minor, true
   FROM be;
 ALTER TABLE attribution.conversions ENABLE TRIGGER conversions_credit;
-ANALYZE attribution.touchpoints;
-ANALYZE attribution.conversions;
+VACUUM ANALYZE attribution.touchpoints;
+VACUUM ANALYZE attribution.conversions;
 CREATE TEMP TABLE rec_timing AS
 SELECT bench.ms('SELECT count(*) FROM attribution.touchpoints') AS scan_ms;
 ALTER TABLE rec_timing ADD COLUMN recompute_ms float8;
@@ -165,7 +162,7 @@ UPDATE rec_timing SET recompute_ms = bench.ms($q$SELECT attribution.recompute_cr
 SELECT :rec AS conversions,
        (SELECT count(*) FROM attribution.touchpoints) AS touches,
        (SELECT count(*) FROM attribution.credits) AS credit_rows,
-       round(scan_ms::numeric, 1) AS "scan count(*) touchpoints ms",
+       round(scan_ms::numeric, 1) AS "count(*) touchpoints ms",
        round(recompute_ms::numeric, 1) AS "recompute_credits ms",
        round((:rec / (recompute_ms / 1000))::numeric) AS "conversions per second",
        round((recompute_ms / scan_ms)::numeric, 1) AS "recompute / scan"
