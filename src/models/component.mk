@@ -4,3 +4,4 @@ OBJS += src/models/rules.o src/models/path_weights.o src/models/rules_agg.o src/
 	src/models/transforms_sql.o src/models/credits.o
 SQL_PARTS += src/models/models.sql src/models/credits.sql src/models/views.sql
 REGRESS += models_rules models_transforms models_credits models_views
+ISOLATION += credits_concurrency

@@ -335,14 +335,18 @@ CreditConversion(int64 conversion_id, bool record_change)
 	}
 	qsort(old_keys, nold, sizeof(CreditKey), CompareCreditKeys);
 
-	/* the user's touches in the window, oldest first */
+	/*
+	 * The user's touches in the window, oldest first.  Not read-only, so
+	 * that in READ COMMITTED the query takes a fresh snapshot: after waiting
+	 * for the conversion's lock it sees what the other transaction linked.
+	 */
 	ntouches = 0;
 	if (!user_null && credit_model_mask != 0)
 	{
 		args[0] = user_id;
 		args[1] = TimestampTzGetDatum(converted_at - (int64) credit_lookback_days * USECS_PER_DAY);
 		args[2] = TimestampTzGetDatum(converted_at);
-		if (SPI_execute_plan(touches_plan, args, nulls, true, 0) != SPI_OK_SELECT)
+		if (SPI_execute_plan(touches_plan, args, nulls, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read touches of conversion " INT64_FORMAT, conversion_id);
 		ntouches = (int) SPI_processed;
 	}
