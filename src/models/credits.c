@@ -138,6 +138,25 @@ CreditsInit(void)
 							NULL, NULL, NULL);
 }
 
+/*
+ * The queries here look rows up by key in tables that start empty and
+ * grow: a plan cached while a table was small would scan it whole for
+ * every conversion ever after, and one recompute_credits() over a fresh
+ * install would take quadratic time before any ANALYZE could run.  So
+ * sequential scans are off while they are planned and run (index lookups
+ * are right at every size here); the caller restores the setting with
+ * AtEOXact_GUC.
+ */
+static int
+PreferIndexes(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
 static SPIPlanPtr
 KeepPlan(const char *sql, int nargs, Oid *types)
 {
@@ -300,9 +319,11 @@ CreditConversion(int64 conversion_id, bool record_change)
 				i,
 				changed;
 	uint64		row;
+	int			nestlevel;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nestlevel = PreferIndexes();
 	PreparePlans();
 
 	args[0] = Int64GetDatum(conversion_id);
@@ -476,6 +497,7 @@ CreditConversion(int64 conversion_id, bool record_change)
 			elog(ERROR, "could not record the credit change of conversion " INT64_FORMAT, conversion_id);
 	}
 
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return nnew;
 }
@@ -513,10 +535,12 @@ attr_recompute_credits(PG_FUNCTION_ARGS)
 	{
 		Datum		args[3];
 		int			n,
-					i;
+					i,
+					nestlevel;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		nestlevel = PreferIndexes();
 		if (batch_plan == NULL)
 		{
 			Oid			types[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
@@ -539,6 +563,7 @@ attr_recompute_credits(PG_FUNCTION_ARGS)
 
 			ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		}
+		AtEOXact_GUC(true, nestlevel);
 		SPI_finish();
 
 		if (n == 0)
