@@ -217,6 +217,22 @@ SHOW pg_attribution.credit_models;
 SELECT attribution.recompute_credits('2031-01-01', '2031-02-01') AS recomputed;
 SELECT count(DISTINCT model) AS models FROM shown WHERE conversion = 'c1';
 
+-- The lookback window is a setting too: 5 days leaves the refund of
+-- 2031-01-23 with its touches of 2031-01-20 and 2031-01-22.
+ALTER SYSTEM SET pg_attribution.lookback_days = 5;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SHOW pg_attribution.lookback_days;
+SELECT attribution.recompute_credits('2031-01-01', '2031-02-01') AS recomputed;
+SELECT model, channel, weight, touched_at FROM shown
+ WHERE conversion = 'c1-refund' AND model IN ('first_touch', 'linear') ORDER BY model, touched_at;
+ALTER SYSTEM RESET pg_attribution.lookback_days;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SHOW pg_attribution.lookback_days;
+SELECT attribution.recompute_credits('2031-01-01', '2031-02-01') AS recomputed;
+SELECT count(*) AS linear_touches FROM shown WHERE conversion = 'c1-refund' AND model = 'linear';
+
 -- Deleting a conversion takes its credits and change log with it.
 DELETE FROM attribution.conversions c USING attribution.billing_events b
  WHERE b.id = c.billing_event_id AND b.provider = 'test' AND b.fact_key = 'c1';
