@@ -18,5 +18,6 @@ extern void CaptureInit(void);
 extern void ProcessorInit(void);
 extern void VaultInit(void);	/* auth/vault.c */
 extern void WebhookInit(void);	/* ingest/webhook.c */
+extern void CreditsInit(void);		/* models/credits.c */
 
 #endif							/* PG_ATTRIBUTION_H */

@@ -1,1 +1,2 @@
 include src/models/component-markov.mk
+include src/models/component-rules.mk
