@@ -1,2 +1,3 @@
-include src/models/component-markov.mk
+# models: attribution models and the credits analysts read.
 include src/models/component-rules.mk
+include src/models/component-markov.mk
