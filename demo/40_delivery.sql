@@ -36,4 +36,3 @@ SELECT d.name, o.payload ->> 'adjustmentType' AS adjustment, o.payload ->> 'orde
 
 \echo '== Delivery health =='
 SELECT * FROM attribution.delivery_health ORDER BY 1;
-\! kill $(python3 -c 'import json; print(json.load(open("mock.ready"))["pid"])') 2>/dev/null
