@@ -8,8 +8,8 @@
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
 FUZZ_CFLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS = fuzz_timestamped fuzz_body_hmac fuzz_json_depth
-FUZZ_SOURCES = src/ingest/signature.c src/ingest/json_scan.c
+FUZZ_TARGETS = fuzz_timestamped fuzz_body_hmac fuzz_json_depth fuzz_rules
+FUZZ_SOURCES = src/ingest/signature.c src/ingest/json_scan.c src/models/rules.c src/models/transforms.c
 
 .PHONY: fuzz fuzz-run
 fuzz: $(addprefix test/fuzz/bin/,$(FUZZ_TARGETS))
