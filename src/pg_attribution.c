@@ -56,6 +56,7 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	CaptureInit();
+	DeliveryInit();
 
 	/* Last, so that components may define settings of their own first. */
 	MarkGUCPrefixReserved("pg_attribution");
