@@ -61,6 +61,7 @@ typedef struct Destination
 	int			in_flight;
 	TimestampTz throttled_until;	/* after a 429: send nothing before */
 	bool		more_due;		/* the last claim was full: claim again */
+	bool		need_due;		/* look up when its next row falls due */
 	dlist_head	queue;			/* claimed batches waiting to be sent */
 } Destination;
 

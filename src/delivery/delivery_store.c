@@ -263,8 +263,8 @@ DeliveryClaim(Destination *dest, int limit, int lease_s)
 }
 
 /*
- * The earliest time any destination that may send has work: a row due, or a
- * lease lapsing.  0 when there is none.
+ * The earliest time a destination whose last claim found nothing more due
+ * will have work: a row due, or a lease lapsing.  0 when there is none.
  */
 TimestampTz
 DeliveryNextDue(void)
@@ -274,10 +274,12 @@ DeliveryNextDue(void)
 
 	if (due_plan == NULL)
 		due_plan = prepare("SELECT least("
-						   " (SELECT min(next_attempt_at) FROM attribution.outbox"
-						   "   WHERE destination_id = $1 AND status IN ('pending', 'retry')),"
-						   " (SELECT min(lease_until) FROM attribution.outbox"
-						   "   WHERE destination_id = $1 AND status = 'in_flight'))",
+						   " (SELECT o.next_attempt_at FROM attribution.outbox o"
+						   "   WHERE o.destination_id = $1 AND o.status IN ('pending', 'retry')"
+						   "   ORDER BY o.destination_id, o.next_attempt_at LIMIT 1),"
+						   " (SELECT o.lease_until FROM attribution.outbox o"
+						   "   WHERE o.status = 'in_flight' AND o.destination_id = $1"
+						   "   ORDER BY o.lease_until LIMIT 1))",
 						   1, types);
 	for (int i = 0; i < delivery_ndests; i++)
 	{
@@ -286,7 +288,7 @@ DeliveryNextDue(void)
 		bool		isnull;
 		Datum		v;
 
-		if (!d->enabled || (d->paused && d->paused_until == 0))
+		if (!d->need_due)
 			continue;
 		if (SPI_execute_plan(due_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "pg_attribution delivery: could not read the next due time");

@@ -309,7 +309,15 @@ claim_cycle(void)
 			int			slots;
 			int			per_batch = d->platform == PLATFORM_WEBHOOK ? 1 : d->batch_size;
 
-			if (!d->enabled || d->paused || !dlist_is_empty(&d->queue))
+			d->need_due = false;
+			if (!d->enabled)
+				continue;
+			if (d->paused)
+			{
+				earliest(&next, d->paused_until);
+				continue;
+			}
+			if (!dlist_is_empty(&d->queue))
 				continue;
 			if (d->throttled_until > now)
 			{
@@ -326,9 +334,11 @@ claim_cycle(void)
 			if (d->breaker.state != BREAKER_CLOSED)
 				slots = Min(slots, 1);
 			slots = Min(slots, Max(1, (int) BucketAvailable(&d->bucket, d->rate_limit, now)));
+			/* without capacity, the next completion brings the next claim */
 			if (slots <= 0)
 				continue;
-			DeliveryClaim(d, slots * per_batch, attr_lease_s);
+			/* a full claim means more is due now: no need to look ahead */
+			d->need_due = DeliveryClaim(d, slots * per_batch, attr_lease_s) < slots * per_batch;
 		}
 		earliest(&next, DeliveryNextDue());
 	}
@@ -417,6 +427,12 @@ DeliveryWorkerMain(Datum main_arg)
 											ALLOCSET_DEFAULT_SIZES);
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_attribution delivery loop",
 									 ALLOCSET_DEFAULT_SIZES);
+	/*
+	 * The worker's own commits need not wait for the WAL flush: a claim or an
+	 * outcome lost in a crash only means a lease that lapses and an event
+	 * sent again, which the platforms' de-duplication keys absorb.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	DeliveryPublishLatch(MyLatch);
 	on_shmem_exit(unpublish_latch, (Datum) 0);
 	HttpEngineInit();

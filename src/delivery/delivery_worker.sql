@@ -119,64 +119,61 @@ AS $$
 DECLARE
     n int;
 BEGIN
-    WITH r AS (
-        SELECT *
-        FROM unnest(p_ids, p_claims, p_outcomes, p_codes, p_errors, p_min_delay)
-             AS r(id, claim, outcome, code, err, min_delay)
-    ), cur AS (
-        SELECT o.id, o.attempts, o.created_at, r.outcome, r.code, r.err,
-               CASE WHEN r.outcome = 'retry' THEN
-                   greatest(coalesce(r.min_delay, 0),
-                            random() * least(extract(epoch FROM d.backoff_cap),
-                                              extract(epoch FROM d.backoff_base)
-                                              * power(2, least(greatest(o.attempts - 1, 0), 40))))
-               END AS delay,
-               d.max_attempts, d.retry_window
-        FROM r
-        JOIN attribution.outbox o ON o.id = r.id
-        JOIN attribution.destinations d ON d.id = o.destination_id
-        WHERE o.destination_id = p_destination
-          AND o.status = 'in_flight'
-          AND o.attempts = r.claim
-        FOR UPDATE OF o
-    ), fin AS (
-        SELECT cur.*,
-               CASE WHEN cur.outcome = 'retry'
-                         AND (cur.attempts >= cur.max_attempts
-                              OR now() + cur.delay * interval '1 second' > cur.created_at + cur.retry_window)
-                    THEN 'dead' ELSE cur.outcome END AS final,
-               cur.outcome = 'retry'
-                   AND (cur.attempts >= cur.max_attempts
-                        OR now() + cur.delay * interval '1 second' > cur.created_at + cur.retry_window) AS exhausted
-        FROM cur
-    ), upd AS (
+    -- One UPDATE joined to the arrays (index lookups by id), its RETURNING
+    -- feeding the attempt log.  The claim check is in the UPDATE's own WHERE
+    -- so that it is re-checked on the row version the UPDATE locks.
+    WITH upd AS (
         UPDATE attribution.outbox o
-        SET status = CASE fin.final WHEN 'duplicate' THEN 'delivered' WHEN 'hold' THEN 'retry' ELSE fin.final END,
-            attempts = CASE WHEN fin.final = 'hold' THEN o.attempts - 1 ELSE o.attempts END,
-            next_attempt_at = CASE fin.final
-                                  WHEN 'retry' THEN clock_timestamp() + fin.delay * interval '1 second'
+        SET status = CASE x.final WHEN 'duplicate' THEN 'delivered' WHEN 'hold' THEN 'retry' ELSE x.final END,
+            attempts = CASE WHEN x.final = 'hold' THEN o.attempts - 1 ELSE o.attempts END,
+            next_attempt_at = CASE x.final
+                                  WHEN 'retry' THEN clock_timestamp() + x.delay * interval '1 second'
                                   WHEN 'hold' THEN now()
                                   ELSE o.next_attempt_at END,
             lease_until = NULL,
-            last_error = CASE WHEN fin.final IN ('delivered', 'duplicate') THEN NULL
-                              WHEN fin.exhausted THEN concat_ws(': ', fin.code, 'retries exhausted after '
-                                                                || fin.attempts || ' attempts: ' || coalesce(fin.err, ''))
-                              ELSE concat_ws(': ', fin.code, fin.err) END,
+            last_error = CASE WHEN x.final IN ('delivered', 'duplicate') THEN NULL
+                              WHEN x.exhausted THEN concat_ws(': ', x.code, 'retries exhausted after '
+                                                              || x.attempts || ' attempts: ' || coalesce(x.err, ''))
+                              ELSE concat_ws(': ', x.code, x.err) END,
             last_http_status = p_http_status,
-            request_id = CASE WHEN fin.final IN ('delivered', 'duplicate') THEN p_request_id ELSE o.request_id END,
-            delivered_at = CASE WHEN fin.final IN ('delivered', 'duplicate') THEN clock_timestamp() ELSE o.delivered_at END
-        FROM fin
-        WHERE o.id = fin.id
-        RETURNING o.id
+            request_id = CASE WHEN x.final IN ('delivered', 'duplicate') THEN p_request_id ELSE o.request_id END,
+            delivered_at = CASE WHEN x.final IN ('delivered', 'duplicate') THEN clock_timestamp() ELSE o.delivered_at END
+        FROM (
+            SELECT y.*, CASE WHEN y.exhausted THEN 'dead' ELSE y.outcome END AS final
+            FROM (
+                SELECT r.id, r.claim, r.outcome, r.code, r.err, o2.attempts, z.delay,
+                       r.outcome = 'retry'
+                           AND (o2.attempts >= d.max_attempts
+                                OR now() + z.delay * interval '1 second' > o2.created_at + d.retry_window) AS exhausted
+                FROM unnest(p_ids, p_claims, p_outcomes, p_codes, p_errors, p_min_delay)
+                         AS r(id, claim, outcome, code, err, min_delay)
+                JOIN attribution.outbox o2 ON o2.id = r.id
+                JOIN attribution.destinations d ON d.id = o2.destination_id
+                CROSS JOIN LATERAL (
+                    -- exponential backoff with full jitter, at least min_delay
+                    SELECT CASE WHEN r.outcome = 'retry' THEN
+                               greatest(coalesce(r.min_delay, 0),
+                                        random() * least(extract(epoch FROM d.backoff_cap)::float8,
+                                                          extract(epoch FROM d.backoff_base)::float8
+                                                          * power(2::float8, least(greatest(o2.attempts - 1, 0), 40))))
+                           END AS delay
+                ) z
+                WHERE o2.destination_id = p_destination
+            ) y
+        ) x
+        WHERE o.id = x.id
+          AND o.status = 'in_flight'
+          AND o.attempts = x.claim
+        RETURNING o.id, x.final, x.code, x.err, x.exhausted
     )
     INSERT INTO attribution.delivery_log (attempted_at, outbox_id, destination_id, status, http_status,
                                           error_code, error, latency_ms, request_id)
-    SELECT clock_timestamp(), fin.id, p_destination,
-           CASE fin.final WHEN 'hold' THEN 'retry' ELSE fin.final END,
-           p_http_status, fin.code,
-           CASE WHEN fin.exhausted THEN 'retries exhausted: ' || coalesce(fin.err, '') ELSE fin.err END,
+    SELECT clock_timestamp(), upd.id, p_destination,
+           CASE upd.final WHEN 'hold' THEN 'retry' ELSE upd.final END,
+           p_http_status, upd.code,
+           CASE WHEN upd.exhausted THEN 'retries exhausted: ' || coalesce(upd.err, '') ELSE upd.err END,
            p_latency_ms, p_request_id
-    FROM fin JOIN upd USING (id);
+    FROM upd;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
