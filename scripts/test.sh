@@ -4,7 +4,7 @@
 # unprivileged user.  Run as root (or a sudoer) on Debian 12:
 #     ./scripts/test.sh
 # PG_CFLAGS (CI sets '-Wall -Wextra -Werror') is passed to the build.
-# TIERS selects tiers (default "regress tap"); PROVE_TESTS selects TAP files.
+# TIERS selects tiers (default "regress tap mock"); PROVE_TESTS selects TAP files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -13,7 +13,7 @@ top=$(pwd)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-TIERS=${TIERS:-"regress tap"}
+TIERS=${TIERS:-"regress tap mock"}
 
 make -s clean
 make -s -j2 PG_CFLAGS="${PG_CFLAGS:-}"
@@ -66,7 +66,12 @@ if [[ " $TIERS " == *" tap "* ]]; then
             [ -f "$log" ] && { echo "--- $log"; tail -n 200 "$log"; }
         done
     fi
-    rm -rf "$tapdir"
+    [ $status -eq 0 ] && rm -rf "$tapdir"
+fi
+
+if [[ " $TIERS " == *" mock "* ]]; then
+    echo "=== contract mock self-test ==="
+    python3 test/mock/test_mock.py || status=1
 fi
 
 if [ $status -eq 0 ]; then

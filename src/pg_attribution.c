@@ -57,6 +57,7 @@ _PG_init(void)
 
 	CaptureInit();
 	DeliveryInit();
+	ProcessorInit();
 
 	/* Last, so that components may define settings of their own first. */
 	MarkGUCPrefixReserved("pg_attribution");

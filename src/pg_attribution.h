@@ -16,5 +16,6 @@ extern char *attr_referral_params;
 /* Per-component initialisation, called from _PG_init. */
 extern void CaptureInit(void);
 extern void DeliveryInit(void);
+extern void ProcessorInit(void);
 
 #endif							/* PG_ATTRIBUTION_H */

@@ -220,17 +220,45 @@ TakeCurlString(char *s)
 }
 
 /*
+ * Does the URL open with a scheme other than http(s), written without "//"
+ * ("mailto:a@b.c", "javascript:...")?  libcurl, told to default to https,
+ * would read such a scheme as a user name; "host:8080/path" is a port.
+ */
+static bool
+HasForeignOpaqueScheme(const char *url, char **scheme)
+{
+	const char *p = url;
+
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return false;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		   (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	if (*p != ':' || (p[1] >= '0' && p[1] <= '9') || strncmp(p + 1, "//", 2) == 0)
+		return false;
+	*scheme = pnstrdup(url, p - url);
+	for (char *c = *scheme; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c += 'a' - 'A';
+	return strcmp(*scheme, "http") != 0 && strcmp(*scheme, "https") != 0;
+}
+
+/*
  * Parse a landing URL.  On URL_INVALID, *reason says why in libcurl's words.
  */
 UrlParseStatus
 ParseLandingUrl(const char *url, LandingUrl *out, const char **reason)
 {
-	CURLU	   *h = curl_url();
+	CURLU	   *h;
 	CURLUcode	rc;
 	char	   *part = NULL;
 	UrlParseStatus status = URL_OK;
 
 	memset(out, 0, sizeof(LandingUrl));
+	if (HasForeignOpaqueScheme(url, &out->scheme))
+		return URL_BAD_SCHEME;
+	out->scheme = NULL;
+	h = curl_url();
 	if (h == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),

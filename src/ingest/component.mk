@@ -1,2 +1,11 @@
 # ingest: webhook verification, the inbox, the processor worker, the ledger.
-SQL_PARTS += src/ingest/ledger.sql
+OBJS += src/ingest/json_access.o src/ingest/ledger_write.o src/ingest/processor.o \
+	src/ingest/processor_shared.o src/ingest/processor_worker.o \
+	src/ingest/normalize_stripe.o src/ingest/normalize_paddle.o \
+	src/ingest/normalize_lemonsqueezy.o src/ingest/normalize_referral.o \
+	src/ingest/normalize_segment.o
+SQL_PARTS += src/ingest/inbox.sql src/ingest/ledger.sql src/ingest/ledger_record.sql \
+	src/ingest/processor.sql
+REGRESS += ingest_normalize_stripe ingest_normalize_paddle ingest_normalize_lemonsqueezy \
+	ingest_ledger ingest_referral_segment
+ISOLATION += ingest_worker_race

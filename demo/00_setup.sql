@@ -1,0 +1,2 @@
+-- Demo setup: the extension in the demo database.
+CREATE EXTENSION pg_attribution;

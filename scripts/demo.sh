@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main job: the end-to-end demo on a throwaway cluster.  Installs what is
+# missing, builds and installs the extension, starts a throwaway cluster with
+# pg_cron and pg_attribution preloaded, and runs demo/*.sql in order.
+#     ./scripts/demo.sh        (as root, or a sudoer, on Debian 12)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+./scripts/deps.sh
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+make -s -j2
+$SUDO make -s install
+
+work=$(mktemp -d /tmp/pg_attribution_demo.XXXXXX)
+chmod 755 "$work"
+cp -r "$top/demo" "$work/demo"
+[ -d "$top/test/mock" ] && cp -r "$top/test/mock" "$work/mock"
+chmod -R a+rX "$work"
+cat > "$work/run.sh" <<INNER
+#!/usr/bin/env bash
+set -euo pipefail
+cd "$work"
+psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE demo" >/dev/null
+for f in demo/*.sql; do
+    [ -x "\${f%.sql}.pre" ] && "\${f%.sql}.pre"
+    PGDATABASE=demo psql -qX -v ON_ERROR_STOP=1 -P pager=off -f "\$f"
+done
+INNER
+chmod 755 "$work/run.sh"
+$SUDO pg_virtualenv -v 15 \
+    -o shared_preload_libraries=pg_cron,pg_attribution \
+    -o cron.database_name=postgres \
+    -o pg_attribution.database=demo \
+    "$work/run.sh"
+rm -rf "$work"
