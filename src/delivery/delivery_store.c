@@ -17,6 +17,27 @@
 
 #include "delivery/delivery.h"
 
+/*
+ * Tokens come from the credential vault when the build has it (src/auth);
+ * until then from the test-only plaintext column.
+ */
+#if defined(__has_include)
+#if __has_include("auth/vault.h")
+#define DELIVERY_HAVE_VAULT 1
+#include "access/xact.h"
+#include "auth/vault.h"
+#include "utils/resowner.h"
+#endif
+#endif
+
+#ifdef DELIVERY_HAVE_VAULT
+#define CREDENTIAL_COLUMN \
+	", (SELECT c.ciphertext FROM attribution.credentials c" \
+	"   WHERE c.destination_id = d.id AND c.kind = 'access_token')"
+#else
+#define CREDENTIAL_COLUMN ", NULL::bytea"
+#endif
+
 Destination **delivery_dests = NULL;
 int			delivery_ndests = 0;
 
@@ -94,12 +115,55 @@ add_destination(int id)
 }
 
 /*
- * The token of a destination.  The vault (attribution.credentials) is read
- * here once it exists; until then the test-only plaintext column is used.
+ * The token of a destination: the vault's access token when one is stored
+ * (decrypted with the additional data "destination:<id>:access_token"),
+ * else the test-only plaintext column.  A blob that does not decrypt (no
+ * vault key, a key changed) is reported once per load and treated as no
+ * token: the platform then refuses the request and the destination pauses.
  */
 char *
-DeliveryFetchToken(int destination_id pg_attribute_unused(), const char *test_token)
+DeliveryFetchToken(int destination_id, const char *test_token, bytea *ciphertext)
 {
+#ifdef DELIVERY_HAVE_VAULT
+	if (ciphertext != NULL)
+	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+		ResourceOwner oldowner = CurrentResourceOwner;
+		char	   *volatile token = NULL;
+		char		aad[64];
+		int			len;
+
+		snprintf(aad, sizeof(aad), "destination:%d:access_token", destination_id);
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcxt);
+		PG_TRY();
+		{
+			token = VaultDecrypt(ciphertext, aad, &len);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(oldcxt);
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PASSWORD),
+					 errmsg("pg_attribution delivery: the token of destination %d cannot be decrypted",
+							destination_id),
+					 errhint("Check pg_attribution.vault_key_file, or store the token again with attribution.set_credential().")));
+			token = NULL;
+		}
+		PG_END_TRY();
+		return token;
+	}
+#else
+	(void) destination_id;
+	(void) ciphertext;
+#endif
 	return test_token ? pstrdup(test_token) : NULL;
 }
 
@@ -123,6 +187,7 @@ DeliveryLoadDestinations(void)
 							" d.account->>'developer_token', d.account->>'api_version', d.account->>'pixel_id',"
 							" d.account->>'test_event_code', d.account->>'event_source',"
 							" d.account->>'event_source_id', d.account->>'linkedin_version'"
+							CREDENTIAL_COLUMN
 							" FROM attribution.destinations d ORDER BY d.id",
 							0, NULL);
 	if (SPI_execute_plan(load_plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
@@ -174,8 +239,9 @@ DeliveryLoadDestinations(void)
 			? DatumGetTimestampTz(v) : 0;
 
 		test_token = get_text(tup, desc, 14, d->cxt);
+		v = SPI_getbinval(tup, desc, 24, &isnull);
 		old = MemoryContextSwitchTo(d->cxt);
-		d->token = DeliveryFetchToken(id, test_token);
+		d->token = DeliveryFetchToken(id, test_token, isnull ? NULL : DatumGetByteaPP(v));
 		MemoryContextSwitchTo(old);
 		d->customer_id = digits_only(get_text(tup, desc, 15, d->cxt));
 		d->login_customer_id = digits_only(get_text(tup, desc, 16, d->cxt));
