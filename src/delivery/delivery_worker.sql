@@ -115,6 +115,9 @@ CREATE FUNCTION attribution._record_outcomes(
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- A generic plan cannot know how many rows the arrays hold; planned for a
+-- handful it turns into scans of the whole outbox once there are many.
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     n int;
