@@ -9,7 +9,7 @@ PG_CONFIG ?= pg_config
 EXTVERSION = 0.1.0
 MODULE_big = pg_attribution
 
-COMPONENTS = core capture ingest models delivery
+COMPONENTS = core capture auth ingest models delivery
 
 OBJS = src/pg_attribution.o
 SQL_PARTS =
@@ -51,3 +51,6 @@ test:
 	./scripts/test.sh
 demo:
 	./scripts/demo.sh
+
+# libFuzzer harnesses of the pure-C parsers (make fuzz, make fuzz-run).
+include test/fuzz/fuzz.mk

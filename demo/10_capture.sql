@@ -32,7 +32,7 @@ SELECT n, sum(weight) OVER (ORDER BY n) - weight AS lo, sum(weight) OVER (ORDER 
 CREATE TEMP TABLE demo_visits AS
 SELECT g AS visit,
        'visitor_' || (1 + (random() * 1500)::int) AS visitor_id,
-       timestamptz '2026-01-01 00:00:00+00' + (random() * 180) * interval '1 day' AS at,
+       date_trunc('day', now()) - interval '180 days' + (random() * 179) * interval '1 day' AS at,
        (random() * (SELECT max(hi) FROM demo_pick)) AS r
   FROM generate_series(1, 4000) g;
 

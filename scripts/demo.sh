@@ -18,6 +18,9 @@ chmod 755 "$work"
 cp -r "$top/demo" "$work/demo"
 [ -d "$top/test/mock" ] && cp -r "$top/test/mock" "$work/mock"
 chmod -R a+rX "$work"
+# The vault's key: secrets and tokens are stored encrypted under it.
+( umask 077; openssl rand -hex 32 > "$work/vault.key" )
+[ "$(id -u)" -eq 0 ] && chown postgres "$work/vault.key"
 cat > "$work/run.sh" <<INNER
 #!/usr/bin/env bash
 set -euo pipefail
@@ -33,5 +36,6 @@ $SUDO pg_virtualenv -v 15 \
     -o shared_preload_libraries=pg_cron,pg_attribution \
     -o cron.database_name=postgres \
     -o pg_attribution.database=demo \
+    -o pg_attribution.vault_key_file="$work/vault.key" \
     "$work/run.sh"
 rm -rf "$work"

@@ -7,6 +7,7 @@ packages=(
     postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-common
     libcurl4-openssl-dev libssl-dev libipc-run-perl
     python3 openssl ca-certificates
+    clang libclang-rt-14-dev
 )
 
 missing=()

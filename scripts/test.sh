@@ -4,7 +4,8 @@
 # unprivileged user.  Run as root (or a sudoer) on Debian 12:
 #     ./scripts/test.sh
 # PG_CFLAGS (CI sets '-Wall -Wextra -Werror') is passed to the build.
-# TIERS selects tiers (default "regress tap mock"); PROVE_TESTS selects TAP files.
+# TIERS selects tiers (default "regress tap mock fuzz"); PROVE_TESTS selects TAP
+# files; FUZZ_TIME is the seconds each libFuzzer harness runs (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -13,7 +14,7 @@ top=$(pwd)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-TIERS=${TIERS:-"regress tap mock"}
+TIERS=${TIERS:-"regress tap mock fuzz"}
 
 make -s clean
 make -s -j2 PG_CFLAGS="${PG_CFLAGS:-}"
@@ -40,10 +41,17 @@ exit 1
 INNER
     chmod 755 "$inner"
     rm -rf results output_iso regression.diffs regression.out
+    # The vault key of the test cluster: readable by the server's user only,
+    # as the extension requires of a key file.
+    vault_key=/tmp/pg_attribution_test_vault.key
+    [ -s "$vault_key" ] || ( umask 077; openssl rand -hex 32 > "$vault_key" )
+    [ "$(id -u)" -eq 0 ] && chown postgres "$vault_key"
+    chmod 600 "$vault_key"
     $SUDO pg_virtualenv -v 15 \
         -o shared_preload_libraries=pg_cron,pg_attribution \
         -o cron.database_name=postgres \
         -o pg_attribution.database=contrib_regression \
+        -o pg_attribution.vault_key_file="$vault_key" \
         -o max_worker_processes=16 \
         "$inner" || status=1
     rm -f "$inner"
@@ -72,6 +80,15 @@ fi
 if [[ " $TIERS " == *" mock "* ]]; then
     echo "=== contract mock self-test ==="
     python3 test/mock/test_mock.py || status=1
+fi
+
+if [[ " $TIERS " == *" fuzz "* ]]; then
+    echo "=== libFuzzer harnesses ==="
+    if command -v clang >/dev/null 2>&1; then
+        make -s fuzz-run FUZZ_TIME="${FUZZ_TIME:-20}" || status=1
+    else
+        echo "clang is not installed: fuzzing skipped"
+    fi
 fi
 
 if [ $status -eq 0 ]; then

@@ -41,6 +41,12 @@ SELECT source, kind, fact_key, user_id, customer_ref, email_sha256 IS NOT NULL A
   FROM attribution.referral_events
  WHERE inbox_id IN (SELECT id FROM mine)
  ORDER BY source, fact_key;
+-- The contract-vector rewards may already have been recorded from the same
+-- events ingested by an earlier test: each fact is there exactly once.
+SELECT source, fact_key, count(*) AS facts, min(user_id) AS user_id
+  FROM attribution.referral_events
+ WHERE fact_key IN ('reward:r-1', 'event:qb3jju459ugjr2aojk5e')
+ GROUP BY source, fact_key ORDER BY source;
 SELECT details FROM attribution.referral_events
  WHERE inbox_id IN (SELECT id FROM mine) AND fact_key = 'reward:r-2';
 -- Rewards are not revenue.
@@ -51,7 +57,9 @@ SELECT count(*) AS conversions FROM attribution.conversions
 UPDATE attribution.webhook_inbox SET status = 'pending', next_attempt_at = now()
  WHERE id IN (SELECT id FROM mine);
 SELECT attribution.process_inbox() >= 0 AS processed;
-SELECT count(*) AS rewards FROM attribution.referral_events WHERE inbox_id IN (SELECT id FROM mine);
+SELECT count(*) AS rewards FROM attribution.referral_events
+ WHERE fact_key IN ('reward:r-1', 'reward:r-2', 'reward:r-3', 'event:fixture-mm-1',
+                    'event:qb3jju459ugjr2aojk5e');
 
 -- Segment and RudderStack.
 SELECT count(pg_temp.enqueue(src, body, '2026-01-12 00:00:00+00'))

@@ -58,6 +58,8 @@ _PG_init(void)
 	CaptureInit();
 	DeliveryInit();
 	ProcessorInit();
+	VaultInit();
+	WebhookInit();
 
 	/* Last, so that components may define settings of their own first. */
 	MarkGUCPrefixReserved("pg_attribution");

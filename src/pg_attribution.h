@@ -17,5 +17,7 @@ extern char *attr_referral_params;
 extern void CaptureInit(void);
 extern void DeliveryInit(void);
 extern void ProcessorInit(void);
+extern void VaultInit(void);	/* auth/vault.c */
+extern void WebhookInit(void);	/* ingest/webhook.c */
 
 #endif							/* PG_ATTRIBUTION_H */

@@ -5,3 +5,10 @@ OBJS += src/delivery/breaker.o src/delivery/ratelimit.o src/delivery/http_engine
 SQL_PARTS += src/delivery/outbox.sql src/delivery/delivery_worker.sql
 REGRESS += delivery_worker
 ISOLATION += delivery_claim
+# delivery: destinations, outbox, request builders, routing, credentials.
+OBJS += src/delivery/jsonw.o src/delivery/payload_format.o src/delivery/payload.o \
+	src/delivery/build_google.o src/delivery/build_meta.o src/delivery/build_tiktok.o \
+	src/delivery/build_linkedin.o src/delivery/build_webhook.o src/delivery/credential.o
+SQL_PARTS += src/delivery/outbox.sql src/delivery/routing_facts.sql src/delivery/routing.sql \
+	src/delivery/admin.sql src/delivery/credentials.sql
+REGRESS += delivery_payloads delivery_routing delivery_admin delivery_credentials

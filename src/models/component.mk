@@ -1,0 +1,1 @@
+include src/models/component-markov.mk

@@ -1,0 +1,27 @@
+/*
+ * markov_agg.h
+ *		Definitions shared by the markov aggregate and markov_transitions.
+ */
+#ifndef MARKOV_AGG_H
+#define MARKOV_AGG_H
+
+#include "fmgr.h"
+
+#include "models/markov_paths.h"
+
+/*
+ * States of a path of n touches at a given order: the sliding windows of
+ * `order` channels (n - order + 1 of them); a path shorter than the order is
+ * one state made of the whole path.  State i starts at touch i and has
+ * Min(n, order) channels.
+ */
+static inline int
+MarkovPathStates(int n, int order)
+{
+	return n < order ? 1 : n - order + 1;
+}
+
+/* Reads and checks the order argument (NULL or absent means 1). */
+extern int	MarkovCheckOrder(FunctionCallInfo fcinfo, int argno);
+
+#endif							/* MARKOV_AGG_H */

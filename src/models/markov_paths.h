@@ -1,0 +1,135 @@
+/*
+ * markov_paths.h
+ *		Building blocks shared by the Markov and Shapley models: exact sums,
+ *		channel dictionaries, integer-sequence maps, path arrays and the text
+ *		encoding of states and paths used by the two-step (GROUP BY) forms.
+ */
+#ifndef MARKOV_PATHS_H
+#define MARKOV_PATHS_H
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/array.h"
+#include "utils/jsonb.h"
+
+#ifndef HAVE_INT128
+#error "pg_attribution models need a 128-bit integer type"
+#endif
+
+/*
+ * Exact sums.  Weights and values are added as 128-bit fixed-point numbers
+ * with 64 fractional bits: each input is rounded once, on its own, and the
+ * additions are exact, so a sum does not depend on the order of its terms.
+ * That is what makes a parallel aggregate (partial states combined in any
+ * order) give bit-identical results to a serial one.
+ */
+typedef int128 FixedSum;
+
+#define FIXED_FRACTION_BITS 64
+
+extern FixedSum FixedFromDouble(double x, const char *what);
+extern double FixedToDouble(FixedSum x);
+extern FixedSum FixedAdd(FixedSum a, FixedSum b);
+
+/* Reads an optional float8 argument: NULL is 0, NaN and infinities fail. */
+extern double ModelArgDouble(FunctionCallInfo fcinfo, int argno, const char *what,
+							 bool nonnegative);
+
+/*
+ * Channel dictionary: interns channel names to dense ids in first-seen
+ * order.  Ids are local to one aggregate state; results are always put in
+ * the canonical order (names sorted by bytes) before anything is computed.
+ */
+typedef struct ChannelDict
+{
+	int			count;
+	int			capacity;
+	char	  **names;			/* NUL-terminated copies */
+	int		   *lens;
+	uint32	   *hashes;
+	int		   *slots;			/* open addressing, -1 = empty */
+	int			nslots;
+} ChannelDict;
+
+extern void ChannelDictInit(ChannelDict *dict);
+extern int	ChannelDictIntern(ChannelDict *dict, const char *name, int len);
+extern int	ChannelDictLookup(const ChannelDict *dict, const char *name, int len);
+extern int *ChannelDictSortedRanks(const ChannelDict *dict);
+
+/*
+ * Map from a sequence of int32 to a dense id, for states (windows of
+ * channels), paths and channel sets.
+ */
+typedef struct SeqMap
+{
+	int			count;
+	int			capacity;
+	int		   *offsets;		/* start of each key in data */
+	int		   *lens;
+	uint32	   *hashes;
+	int32	   *data;
+	int			datalen;
+	int			datacap;
+	int		   *slots;
+	int			nslots;
+} SeqMap;
+
+extern void SeqMapInit(SeqMap *map, int capacity);
+extern int	SeqMapIntern(SeqMap *map, const int32 *key, int len, bool *found);
+extern int	SeqMapLookup(const SeqMap *map, const int32 *key, int len);
+
+static inline const int32 *
+SeqMapKey(const SeqMap *map, int id, int *len)
+{
+	*len = map->lens[id];
+	return map->data + map->offsets[id];
+}
+
+/* Map from a pair of int32 (an edge) to a dense id. */
+typedef struct PairMap
+{
+	int			count;
+	int			capacity;
+	uint64	   *keys;
+	int		   *slots;
+	int			nslots;
+} PairMap;
+
+extern void PairMapInit(PairMap *map, int capacity);
+extern int	PairMapIntern(PairMap *map, int32 a, int32 b, bool *found);
+
+/*
+ * Reads a text[] path into channel ids of dict.  Returns the number of
+ * touches; *ids is (re)allocated in the current memory context as needed.
+ * NULL elements and empty channel names are rejected.
+ */
+extern int	PathToIds(ArrayType *path, ChannelDict *dict, int32 **ids, int *cap);
+
+/*
+ * Text encoding of a state or path for the two-step forms: channel names
+ * joined with '>', where a backslash escapes '\', '>' and a leading '(' so
+ * that any channel name survives and never collides with the special states
+ * '(start)', '(conversion)' and '(null)'.
+ */
+#define STATE_SEPARATOR '>'
+#define STATE_START "(start)"
+#define STATE_CONVERSION "(conversion)"
+#define STATE_NULL "(null)"
+
+extern void AppendEncodedChannel(StringInfo buf, const char *name, int len);
+extern int	DecodeStateText(const char *text, int len, List **names);
+
+/*
+ * Options objects (jsonb): the keys must all be among known[]; the scalar
+ * value of known[i] is copied to values[i] and present[i] set.  Unknown keys
+ * fail, so a misspelt option is never silently ignored.
+ */
+extern void ModelParseOptions(Jsonb *options, const char *function,
+							  const char *const *known, int nknown,
+							  JsonbValue *values, bool *present);
+extern bool ModelOptionBool(const JsonbValue *v, const char *key);
+extern char *ModelOptionText(const JsonbValue *v, const char *key);
+extern double ModelOptionNumber(const JsonbValue *v, const char *key);
+
+#endif							/* MARKOV_PATHS_H */
