@@ -67,10 +67,9 @@ WHERE d.name = 'regress_meta' AND o.dedup_key = 'e3';
 SELECT status, attempts, last_error FROM attribution.outbox WHERE dedup_key = 'e3';
 
 -- Requeue: dead rows, then a replay of delivered ones by event time.
-SELECT attribution.retry_dead((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'));
+SELECT attribution.retry_dead('regress_meta');
 SELECT dedup_key, status, attempts FROM attribution.outbox WHERE dedup_key = 'e3';
-SELECT attribution.replay((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'),
-                          now() - interval '150 minutes', now());
+SELECT attribution.replay('regress_meta', now() - interval '150 minutes', now());
 SELECT dedup_key, status, attempts, delivered_at FROM attribution.outbox ORDER BY dedup_key;
 
 -- Pause for an invalid credential; a new token lifts it.
@@ -108,10 +107,10 @@ SELECT count(*) FROM attribution.delivery_log WHERE attempted_at < '2021-01-01';
 SET ROLE attribution_analyst;
 SELECT count(*) FROM attribution.delivery_health;
 DO $$ BEGIN PERFORM 1 FROM attribution.destinations; EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%: %', SQLSTATE, SQLERRM; END $$;
-DO $$ BEGIN PERFORM attribution.retry_dead(1); EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%: %', SQLSTATE, SQLERRM; END $$;
+DO $$ BEGIN PERFORM attribution.retry_dead('regress_meta'); EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%: %', SQLSTATE, SQLERRM; END $$;
 RESET ROLE;
 SET ROLE attribution_admin;
-SELECT attribution.retry_dead((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'));
+SELECT attribution.retry_dead('regress_meta');
 DO $$ BEGIN PERFORM * FROM attribution._claim_batch(1, 1, '1 minute'); EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%: %', SQLSTATE, SQLERRM; END $$;
 RESET ROLE;
 

@@ -1,7 +1,7 @@
 -- delivery/delivery_worker: what the delivery worker needs in SQL: the claim
 -- and record steps (SQL-callable, so that concurrency tests drive them too),
 -- the destination state log, the commit-time wake-up, log partitions and
--- retention, the health view, and the admin's requeue functions.
+-- retention, and the health view.  (replay and retry_dead are in admin.sql.)
 
 -- Plaintext token for tests, read only while the credential vault is absent.
 ALTER TABLE attribution.destinations
@@ -147,7 +147,7 @@ BEGIN
                 SELECT r.id, r.claim, r.outcome, r.code, r.err, o2.attempts, z.delay,
                        r.outcome = 'retry'
                            AND (o2.attempts >= d.max_attempts
-                                OR now() + z.delay * interval '1 second' > o2.created_at + d.retry_window) AS exhausted
+                                OR now() + z.delay * interval '1 second' > o2.queued_at + d.retry_window) AS exhausted
                 FROM unnest(p_ids, p_claims, p_outcomes, p_codes, p_errors, p_min_delay)
                          AS r(id, claim, outcome, code, err, min_delay)
                 JOIN attribution.outbox o2 ON o2.id = r.id
@@ -291,53 +291,6 @@ CREATE TRIGGER outbox_wake
     AFTER INSERT ON attribution.outbox
     FOR EACH STATEMENT EXECUTE FUNCTION attribution._outbox_wake();
 
--- Requeue in SQL.
-CREATE FUNCTION attribution.replay(p_destination int, p_from timestamptz, p_to timestamptz)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n bigint;
-BEGIN
-    UPDATE attribution.outbox
-    SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL,
-        last_error = NULL, delivered_at = NULL
-    WHERE destination_id = p_destination
-      AND event_time >= p_from AND event_time < p_to
-      AND status IN ('delivered', 'dead', 'expired');
-    GET DIAGNOSTICS n = ROW_COUNT;
-    IF n > 0 THEN
-        PERFORM attribution._wake_delivery();
-    END IF;
-    RETURN n;
-END
-$$;
-COMMENT ON FUNCTION attribution.replay(int, timestamptz, timestamptz) IS 'Send again every finished event of a destination whose event time is in [p_from, p_to); returns the number requeued';
-
-CREATE FUNCTION attribution.retry_dead(p_destination int, p_since timestamptz DEFAULT '-infinity', p_error_like text DEFAULT '%')
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n bigint;
-BEGIN
-    UPDATE attribution.outbox
-    SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL
-    WHERE destination_id = p_destination
-      AND status = 'dead'
-      AND created_at >= p_since
-      AND coalesce(last_error, '') LIKE p_error_like;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    IF n > 0 THEN
-        PERFORM attribution._wake_delivery();
-    END IF;
-    RETURN n;
-END
-$$;
-COMMENT ON FUNCTION attribution.retry_dead(int, timestamptz, text) IS 'Requeue dead events of a destination created since p_since whose last error matches p_error_like; returns the number requeued';
-
 -- Monthly partitions of delivery_log, created ahead; rows already in the
 -- DEFAULT partition for a new month are moved into it.
 CREATE FUNCTION attribution.ensure_delivery_log_partitions(p_months_ahead int DEFAULT 2)
@@ -437,7 +390,7 @@ FROM attribution.destinations d
 CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE o.status IN ('pending', 'retry', 'in_flight')) AS backlog,
            count(*) FILTER (WHERE o.status = 'in_flight') AS in_flight,
-           min(o.created_at) FILTER (WHERE o.status IN ('pending', 'retry', 'in_flight')) AS oldest_pending,
+           min(o.queued_at) FILTER (WHERE o.status IN ('pending', 'retry', 'in_flight')) AS oldest_pending,
            count(*) FILTER (WHERE o.status = 'dead') AS dead,
            count(*) FILTER (WHERE o.status = 'expired') AS expired
     FROM attribution.outbox o
@@ -455,9 +408,7 @@ COMMENT ON VIEW attribution.delivery_health IS 'Per destination: backlog, oldest
 
 GRANT SELECT ON attribution.delivery_health TO attribution_analyst, attribution_admin;
 GRANT SELECT ON attribution.destination_events TO attribution_admin;
-GRANT EXECUTE ON FUNCTION attribution.replay(int, timestamptz, timestamptz),
-                          attribution.retry_dead(int, timestamptz, text),
-                          attribution.resume_destination(int),
+GRANT EXECUTE ON FUNCTION attribution.resume_destination(int),
                           attribution.purge_delivery_log(interval),
                           attribution.ensure_delivery_log_partitions(int)
     TO attribution_admin;
