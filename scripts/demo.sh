@@ -25,6 +25,8 @@ cat > "$work/run.sh" <<INNER
 #!/usr/bin/env bash
 set -euo pipefail
 cd "$work"
+# Stop the local mock of the ad platforms, if a demo part started it.
+trap '[ -s mock.ready ] && kill \$(python3 -c "import json; print(json.load(open(\\"mock.ready\\"))[\\"pid\\"])") 2>/dev/null; true' EXIT
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE demo" >/dev/null
 for f in demo/*.sql; do
     [ -x "\${f%.sql}.pre" ] && "\${f%.sql}.pre"

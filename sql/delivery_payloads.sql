@@ -70,7 +70,7 @@ VALUES ('v_123', 'user_123', '2025-12-31 23:00:00+00', 'https://app.example.com/
 SELECT attribution.link_customer('stripe', 'cus_123', 'user_123', 'John_Smith@gmail.com');
 SELECT attribution.set_consent('user_123', true, false);
 SELECT attribution.set_predicted_ltv('user_123', 348, 'usd');
-SELECT pg_temp.add_conv('subscription_started', 'in_test_001', 'cus_123', 'user_123',
+SELECT pg_temp.add_conv('subscription_started', 'in_dlv_001', 'cus_123', 'user_123',
                         '2026-01-01 00:00:00+00', 2900) > 0 AS added;
 
 -- The hashing vectors the builders must reproduce.
@@ -81,40 +81,40 @@ SELECT attribution.hash_email('John_Smith@gmail.com', 'meta') AS meta_vector,
 
 -- Google Ads ClickConversion: gclid, action resource name, UTC time with
 -- offset, 29.0, order id, hashed e-mail, consent.
-SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_google'), pg_temp.conv('in_test_001')));
+SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_google'), pg_temp.conv('in_dlv_001')));
 
 -- Meta: Subscribe (standard event for subscription_started), unix seconds,
 -- em and external_id hashed, fbc/fbp/IP/UA as they are, predicted_ltv.
-SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_meta'), pg_temp.conv('in_test_001')));
-SELECT attribution.build_payload(pg_temp.dest('p_meta'), pg_temp.conv('in_test_001'))
+SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_meta'), pg_temp.conv('in_dlv_001')));
+SELECT attribution.build_payload(pg_temp.dest('p_meta'), pg_temp.conv('in_dlv_001'))
            #>> '{user_data,em,0}' = '62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f' AS meta_em_ok,
-       attribution.build_payload(pg_temp.dest('p_meta'), pg_temp.conv('in_test_001'))
+       attribution.build_payload(pg_temp.dest('p_meta'), pg_temp.conv('in_dlv_001'))
            #>> '{user_data,external_id,0}' = '80fba0ae1c48e3978e43e4efc365e14e12ea0c830ba8ba5b9a2dafc7e3f2ab8b' AS meta_external_id_ok;
 
 -- A renewal a month later; the customer's revenue to date is 58.99.
-SELECT pg_temp.add_conv('renewal', 'in_test_002', 'cus_123', 'user_123',
+SELECT pg_temp.add_conv('renewal', 'in_dlv_002', 'cus_123', 'user_123',
                         '2026-02-01 00:00:00+00', 2999, 'USD', 5899) > 0 AS added;
 
 -- Meta as a website event: kind_map true (standard event), event_source_url,
 -- value_mode ltv.
-SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_meta_web'), pg_temp.conv('in_test_002')));
-SELECT attribution.build_payload(pg_temp.dest('p_meta_web'), pg_temp.conv('in_test_001')) ->> 'event_name'
+SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_meta_web'), pg_temp.conv('in_dlv_002')));
+SELECT attribution.build_payload(pg_temp.dest('p_meta_web'), pg_temp.conv('in_dlv_001')) ->> 'event_name'
        AS mapped_name;
 
 -- TikTok: CompletePayment for a renewal; email and external_id hashed.
-SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_tiktok'), pg_temp.conv('in_test_002')));
+SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_tiktok'), pg_temp.conv('in_dlv_002')));
 
 -- LinkedIn: rule URN, epoch milliseconds, amount as a string.
-SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_linkedin'), pg_temp.conv('in_test_001')));
-SELECT attribution.build_payload(pg_temp.dest('p_linkedin'), pg_temp.conv('in_test_002'))
+SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_linkedin'), pg_temp.conv('in_dlv_001')));
+SELECT attribution.build_payload(pg_temp.dest('p_linkedin'), pg_temp.conv('in_dlv_002'))
            -> 'conversion' AS renewal_rule,
-       attribution.build_payload(pg_temp.dest('p_linkedin'), pg_temp.conv('in_test_002'))
+       attribution.build_payload(pg_temp.dest('p_linkedin'), pg_temp.conv('in_dlv_002'))
            -> 'conversionValue' AS renewal_value;
 
 -- Webhook: our own shape, every click id, the user id and lifetime value.
-SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_hook'), pg_temp.conv('in_test_002')) - 'conversion_id');
-SELECT (attribution.build_payload(pg_temp.dest('p_hook'), pg_temp.conv('in_test_002')) ->> 'conversion_id')::bigint
-       = pg_temp.conv('in_test_002') AS conversion_id_ok;
+SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_hook'), pg_temp.conv('in_dlv_002')) - 'conversion_id');
+SELECT (attribution.build_payload(pg_temp.dest('p_hook'), pg_temp.conv('in_dlv_002')) ->> 'conversion_id')::bigint
+       = pg_temp.conv('in_dlv_002') AS conversion_id_ok;
 
 -- TikTok vector: ' ALICE_abc@gmail.com ' -> 848a7714...; u_42 -> afc2d29f...
 -- No click ids and no touches: only hashed identifiers; no page when the
@@ -165,13 +165,13 @@ VALUES ('v_dots', 'u_dots', '2026-01-02 00:00:00+00', 'https://app.example.com/?
         'G_ANCIENT', '2025-09-01 00:00:00+00', '2025-09-01 00:00:00+00');
 SELECT attribution.build_payload(pg_temp.dest('p_google'), pg_temp.conv('in_dots')) ->> 'gclid' AS gclid;
 
--- Adjustments.  A partial refund of in_test_001 (29.00 -> 14.50) is a
+-- Adjustments.  A partial refund of in_dlv_001 (29.00 -> 14.50) is a
 -- RESTATEMENT with the new total; the rest of it a RETRACTION.
 SELECT pg_temp.add_conv('refund', 're_001', 'cus_123', 'user_123', '2026-01-10 12:00:00+00', -1450,
-                        'USD', 1450, '{"charge_id": "ch_001", "invoice_id": "in_test_001"}') > 0 AS added;
+                        'USD', 1450, '{"charge_id": "ch_001", "invoice_id": "in_dlv_001"}') > 0 AS added;
 SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_google'), pg_temp.conv('re_001'), 'adjustment'));
 SELECT pg_temp.add_conv('refund', 're_002', 'cus_123', 'user_123', '2026-01-11 12:00:00+00', -1450,
-                        'USD', 0, '{"invoice_id": "in_test_001"}') > 0 AS added;
+                        'USD', 0, '{"invoice_id": "in_dlv_001"}') > 0 AS added;
 SELECT jsonb_pretty(attribution.build_payload(pg_temp.dest('p_google'), pg_temp.conv('re_002'), 'adjustment'));
 -- Meta negative_event and webhook: an event of their own with a negative
 -- value; Meta custom_event: the refunded amount as a positive value.
@@ -197,7 +197,7 @@ SELECT o AS object_id,
        attribution.build_payload(pg_temp.dest('p_google'), pg_temp.conv(o)) -> 'conversionValue' AS google,
        attribution.build_payload(pg_temp.dest('p_meta'), pg_temp.conv(o)) #> '{custom_data,value}' AS meta,
        attribution.build_payload(pg_temp.dest('p_linkedin'), pg_temp.conv(o)) #> '{conversionValue,amount}' AS linkedin
-  FROM unnest(ARRAY['in_test_001', 'in_test_002', 'in_jpy', 'in_cents']) o
+  FROM unnest(ARRAY['in_dlv_001', 'in_dlv_002', 'in_jpy', 'in_cents']) o
  ORDER BY o;
 
 -- Strings are escaped: a user agent with quotes, a backslash and a newline
@@ -230,7 +230,7 @@ END
 $$;
 DO $$
 BEGIN
-    PERFORM attribution.build_payload(pg_temp.dest('p_google'), pg_temp.conv('in_test_001'), 'refund');
+    PERFORM attribution.build_payload(pg_temp.dest('p_google'), pg_temp.conv('in_dlv_001'), 'refund');
 EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE '%: %', SQLSTATE, regexp_replace(SQLERRM, 'conversion [0-9]+', 'conversion N', 'g');
 END
@@ -252,11 +252,11 @@ VALUES ('p_google_default', 'google_ads', false, 'https://googleads.googleapis.c
         '{"customer_id": "1234567890", "conversion_action": "777"}', '{}'),
        ('p_linkedin_default', 'linkedin', false, 'https://api.linkedin.com',
         '{"conversion_rule": "888"}', '{"renewal": true, "subscription_started": false}');
-SELECT attribution.build_payload(pg_temp.dest('p_google_default'), pg_temp.conv('in_test_002')) ->> 'conversionAction' AS google_action,
-       attribution.build_payload(pg_temp.dest('p_linkedin_default'), pg_temp.conv('in_test_002')) ->> 'conversion' AS linkedin_rule;
+SELECT attribution.build_payload(pg_temp.dest('p_google_default'), pg_temp.conv('in_dlv_002')) ->> 'conversionAction' AS google_action,
+       attribution.build_payload(pg_temp.dest('p_linkedin_default'), pg_temp.conv('in_dlv_002')) ->> 'conversion' AS linkedin_rule;
 DO $$
 BEGIN
-    PERFORM attribution.build_payload(pg_temp.dest('p_linkedin_default'), pg_temp.conv('in_test_001'));
+    PERFORM attribution.build_payload(pg_temp.dest('p_linkedin_default'), pg_temp.conv('in_dlv_001'));
 EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE '%: %', SQLSTATE, regexp_replace(SQLERRM, 'conversion [0-9]+', 'conversion N', 'g');
 END

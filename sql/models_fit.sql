@@ -2,45 +2,45 @@
 -- results stored per run, with hand-derived numbers.
 SET extra_float_digits = 0;
 
--- Window [2026-01-01, 2026-02-01), lookback 90 days.
+-- Window [2036-01-01, 2036-02-01), lookback 90 days.
 --   u1  Email 12-20, Search 01-05, first payment 01-10 (100)  -> Email>Search, converted
 --   u2  Search 01-03, Social 01-04, first payment 01-06 (50), renewal 01-20 -> Search>Social
 --   u3  Social 01-15, never pays                                -> Social, null
---   u4  Email 2025-08-01 (beyond the lookback), Search 01-11, pays 01-12 (30) -> Search
+--   u4  Email 2035-08-01 (beyond the lookback), Search 01-11, pays 01-12 (30) -> Search
 --   u5  Email 01-02, Email 01-09, never pays                    -> Email>Email, null
 --   u6  anonymous Social 01-07 linked later by identities, pays 01-08 (20) -> Social
 --   u7  paid in December, touches in January: a customer, not a null journey
 --   u8  Search 01-20, pays only 02-05 (after the window)        -> Search, null
 INSERT INTO attribution.touchpoints (visitor_id, user_id, occurred_at, url, channel) VALUES
-    ('v1', 'u1', '2025-12-20 10:00+00', 'https://x.test/', 'Email'),
-    ('v1', 'u1', '2026-01-05 10:00+00', 'https://x.test/', 'Search'),
-    ('v2', 'u2', '2026-01-03 10:00+00', 'https://x.test/', 'Search'),
-    ('v2', 'u2', '2026-01-04 10:00+00', 'https://x.test/', 'Social'),
-    ('v3', 'u3', '2026-01-15 10:00+00', 'https://x.test/', 'Social'),
-    ('v4', 'u4', '2025-08-01 10:00+00', 'https://x.test/', 'Email'),
-    ('v4', 'u4', '2026-01-11 10:00+00', 'https://x.test/', 'Search'),
-    ('v5', 'u5', '2026-01-02 10:00+00', 'https://x.test/', 'Email'),
-    ('v5', 'u5', '2026-01-09 10:00+00', 'https://x.test/', 'Email'),
-    ('v6', NULL, '2026-01-07 10:00+00', 'https://x.test/', 'Social'),
-    ('v7', 'u7', '2026-01-10 10:00+00', 'https://x.test/', 'Search'),
-    ('v8', 'u8', '2026-01-20 10:00+00', 'https://x.test/', 'Search');
+    ('v1', 'u1', '2035-12-20 10:00+00', 'https://x.test/', 'Email'),
+    ('v1', 'u1', '2036-01-05 10:00+00', 'https://x.test/', 'Search'),
+    ('v2', 'u2', '2036-01-03 10:00+00', 'https://x.test/', 'Search'),
+    ('v2', 'u2', '2036-01-04 10:00+00', 'https://x.test/', 'Social'),
+    ('v3', 'u3', '2036-01-15 10:00+00', 'https://x.test/', 'Social'),
+    ('v4', 'u4', '2035-08-01 10:00+00', 'https://x.test/', 'Email'),
+    ('v4', 'u4', '2036-01-11 10:00+00', 'https://x.test/', 'Search'),
+    ('v5', 'u5', '2036-01-02 10:00+00', 'https://x.test/', 'Email'),
+    ('v5', 'u5', '2036-01-09 10:00+00', 'https://x.test/', 'Email'),
+    ('v6', NULL, '2036-01-07 10:00+00', 'https://x.test/', 'Social'),
+    ('v7', 'u7', '2036-01-10 10:00+00', 'https://x.test/', 'Search'),
+    ('v8', 'u8', '2036-01-20 10:00+00', 'https://x.test/', 'Search');
 INSERT INTO attribution.identities (visitor_id, user_id) VALUES ('v6', 'u6');
 INSERT INTO attribution.billing_events (provider, kind, fact_key, occurred_at, user_id, amount_minor, currency)
 SELECT 'stripe', kind, 'fit-' || u || '-' || kind, at::timestamptz, u, amount, 'USD'
-  FROM (VALUES ('u1', 'subscription_started', '2026-01-10 12:00+00', 10000),
-               ('u2', 'subscription_started', '2026-01-06 12:00+00', 5000),
-               ('u2', 'renewal', '2026-01-20 12:00+00', 5000),
-               ('u4', 'subscription_started', '2026-01-12 12:00+00', 3000),
-               ('u6', 'subscription_started', '2026-01-08 12:00+00', 2000),
-               ('u7', 'subscription_started', '2025-12-15 12:00+00', 4000),
-               ('u8', 'subscription_started', '2026-02-05 12:00+00', 9000)) v(u, kind, at, amount);
+  FROM (VALUES ('u1', 'subscription_started', '2036-01-10 12:00+00', 10000),
+               ('u2', 'subscription_started', '2036-01-06 12:00+00', 5000),
+               ('u2', 'renewal', '2036-01-20 12:00+00', 5000),
+               ('u4', 'subscription_started', '2036-01-12 12:00+00', 3000),
+               ('u6', 'subscription_started', '2036-01-08 12:00+00', 2000),
+               ('u7', 'subscription_started', '2035-12-15 12:00+00', 4000),
+               ('u8', 'subscription_started', '2036-02-05 12:00+00', 9000)) v(u, kind, at, amount);
 INSERT INTO attribution.conversions (billing_event_id, provider, user_id, kind, occurred_at,
                                      value_minor, currency, value, ltv_minor, is_first_payment)
 SELECT b.id, b.provider, b.user_id, b.kind, b.occurred_at, b.amount_minor, b.currency,
        b.amount_minor / 100.0, b.amount_minor, b.kind = 'subscription_started'
   FROM attribution.billing_events b WHERE b.fact_key LIKE 'fit-%';
 
-SELECT attribution.fit_models('2026-01-01+00', '2026-02-01+00') AS run \gset
+SELECT attribution.fit_models('2036-01-01+00', '2036-02-01+00') AS run \gset
 SELECT "from", "to", parameters, paths, conversions, nulls, value,
        finished_at >= started_at AS finished
   FROM attribution.model_runs WHERE run_id = :run;
@@ -62,7 +62,7 @@ SELECT model, abs(sum(conversions) - 4) < 1e-9 AS conv_sum_ok, abs(sum(value) - 
 
 -- Options: order 2, only the Markov model, a shorter lookback (u1's Email
 -- touch of 12-20 is then out: its path is just Search).
-SELECT attribution.fit_models('2026-01-01+00', '2026-02-01+00',
+SELECT attribution.fit_models('2036-01-01+00', '2036-02-01+00',
                               '{"order": 2, "models": ["markov"], "lookback_days": 10}') AS run2 \gset
 SELECT parameters, paths, conversions, nulls FROM attribution.model_runs WHERE run_id = :run2;
 SELECT model, channel, round(conversions::numeric, 12) AS conversions
@@ -79,11 +79,11 @@ DECLARE
     stmt text;
 BEGIN
     FOREACH stmt IN ARRAY ARRAY[
-        'SELECT attribution.fit_models(''2026-02-01'', ''2026-01-01'')',
-        'SELECT attribution.fit_models(''2026-01-01'', ''2026-02-01'', ''{"lookback": 3}'')',
-        'SELECT attribution.fit_models(''2026-01-01'', ''2026-02-01'', ''{"models": ["lstm"]}'')',
-        'SELECT attribution.fit_models(''2026-01-01'', ''2026-02-01'', ''{"conversions": "some"}'')',
-        'SELECT attribution.fit_models(''2026-01-01'', ''2026-02-01'', ''{"order": 12}'')'
+        'SELECT attribution.fit_models(''2036-02-01'', ''2036-01-01'')',
+        'SELECT attribution.fit_models(''2036-01-01'', ''2036-02-01'', ''{"lookback": 3}'')',
+        'SELECT attribution.fit_models(''2036-01-01'', ''2036-02-01'', ''{"models": ["lstm"]}'')',
+        'SELECT attribution.fit_models(''2036-01-01'', ''2036-02-01'', ''{"conversions": "some"}'')',
+        'SELECT attribution.fit_models(''2036-01-01'', ''2036-02-01'', ''{"order": 12}'')'
     ] LOOP
         BEGIN
             EXECUTE stmt;
@@ -100,12 +100,12 @@ SET ROLE attribution_analyst;
 SELECT count(*) > 0 AS analyst_reads FROM attribution.model_results;
 DO $$
 BEGIN
-    PERFORM attribution.fit_models('2026-01-01', '2026-02-01');
+    PERFORM attribution.fit_models('2036-01-01', '2036-02-01');
 EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
 END
 $$;
 RESET ROLE;
 SET ROLE attribution_admin;
-SELECT attribution.fit_models('2026-01-01+00', '2026-02-01+00', '{"models": ["shapley_zhao_simplified"]}') > 0 AS admin_fits;
+SELECT attribution.fit_models('2036-01-01+00', '2036-02-01+00', '{"models": ["shapley_zhao_simplified"]}') > 0 AS admin_fits;
 RESET ROLE;

@@ -60,6 +60,7 @@ _PG_init(void)
 	ProcessorInit();
 	VaultInit();
 	WebhookInit();
+	CreditsInit();
 
 	/* Last, so that components may define settings of their own first. */
 	MarkGUCPrefixReserved("pg_attribution");

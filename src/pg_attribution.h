@@ -19,5 +19,6 @@ extern void DeliveryInit(void);
 extern void ProcessorInit(void);
 extern void VaultInit(void);	/* auth/vault.c */
 extern void WebhookInit(void);	/* ingest/webhook.c */
+extern void CreditsInit(void);		/* models/credits.c */
 
 #endif							/* PG_ATTRIBUTION_H */
