@@ -56,6 +56,7 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	CaptureInit();
+	DeliveryInit();
 	ProcessorInit();
 	VaultInit();
 	WebhookInit();

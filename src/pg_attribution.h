@@ -15,6 +15,7 @@ extern char *attr_referral_params;
 
 /* Per-component initialisation, called from _PG_init. */
 extern void CaptureInit(void);
+extern void DeliveryInit(void);
 extern void ProcessorInit(void);
 extern void VaultInit(void);	/* auth/vault.c */
 extern void WebhookInit(void);	/* ingest/webhook.c */

@@ -5,3 +5,11 @@ OBJS += src/delivery/jsonw.o src/delivery/payload_format.o src/delivery/payload.
 SQL_PARTS += src/delivery/outbox.sql src/delivery/routing_facts.sql src/delivery/routing.sql \
 	src/delivery/admin.sql src/delivery/credentials.sql
 REGRESS += delivery_payloads delivery_routing delivery_admin delivery_credentials
+
+# The delivery worker: launcher, claim and record, HTTP engine, outcomes.
+OBJS += src/delivery/breaker.o src/delivery/ratelimit.o src/delivery/http_engine.o \
+	src/delivery/batch.o src/delivery/response.o src/delivery/delivery_store.o \
+	src/delivery/delivery_launcher.o src/delivery/delivery_worker.o
+SQL_PARTS += src/delivery/delivery_worker.sql
+REGRESS += delivery_worker
+ISOLATION += delivery_claim

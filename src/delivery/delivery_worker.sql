@@ -1,0 +1,415 @@
+-- delivery/delivery_worker: what the delivery worker needs in SQL: the claim
+-- and record steps (SQL-callable, so that concurrency tests drive them too),
+-- the destination state log, the commit-time wake-up, log partitions and
+-- retention, and the health view.  (replay and retry_dead are in admin.sql.)
+
+-- Plaintext token for tests, read only while the credential vault is absent.
+ALTER TABLE attribution.destinations
+    ADD COLUMN test_token text;
+COMMENT ON COLUMN attribution.destinations.test_token IS 'Plaintext platform token for test setups only; the worker reads it when the destination has no vault credential. Never set it in production.';
+
+-- Rows due per destination are found through outbox_due_idx; the earliest due
+-- time over all destinations (the worker's next wake-up) through this one.
+CREATE INDEX outbox_next_idx ON attribution.outbox (next_attempt_at)
+    WHERE status IN ('pending', 'retry');
+
+CREATE TABLE attribution.destination_events (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    destination_id      int NOT NULL REFERENCES attribution.destinations (id) ON DELETE CASCADE,
+    at                  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    event               text NOT NULL CHECK (event IN (
+                            'breaker_open', 'breaker_half_open', 'breaker_closed',
+                            'paused', 'resumed', 'credential_invalid')),
+    detail              text
+);
+CREATE INDEX destination_events_dest_idx ON attribution.destination_events (destination_id, at);
+COMMENT ON TABLE attribution.destination_events IS 'Every circuit-breaker and pause transition of a destination, as the delivery worker made it';
+COMMENT ON COLUMN attribution.destination_events.detail IS 'Error code and short message that caused the transition (never a token or a request body)';
+
+-- The claim: due rows (pending or retry whose time has come) and rows whose
+-- lease lapsed (a claimer that crashed or stalled), locked with SKIP LOCKED
+-- so that concurrent claimers get disjoint rows.  Each claim increments
+-- attempts, which is the claim token: a late record of an older claim no
+-- longer matches and changes nothing.  Events older than the platform
+-- accepts are expired here, before batching, so that a stale event never
+-- sinks a batch.
+CREATE FUNCTION attribution._claim_batch(p_destination int, p_limit int, p_lease interval)
+RETURNS TABLE (id bigint, claim int, kind text, dedup_key text, payload jsonb, event_time timestamptz)
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH dest AS (
+    SELECT d.id, d.max_event_age, d.adjustment_max_age
+    FROM attribution.destinations d
+    WHERE d.id = p_destination
+), due AS (
+    SELECT o.id
+    FROM attribution.outbox o
+    WHERE o.destination_id = p_destination
+      AND o.status IN ('pending', 'retry')
+      AND o.next_attempt_at <= now()
+    ORDER BY o.next_attempt_at, o.id
+    LIMIT p_limit
+    FOR UPDATE SKIP LOCKED
+), lapsed AS (
+    SELECT o.id
+    FROM attribution.outbox o
+    WHERE o.status = 'in_flight'
+      AND o.lease_until < now()
+      AND o.destination_id = p_destination
+    ORDER BY o.lease_until, o.id
+    LIMIT p_limit
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT u.id FROM (SELECT id FROM lapsed UNION SELECT id FROM due) u
+    ORDER BY u.id
+    LIMIT p_limit
+), claimed AS (
+    UPDATE attribution.outbox o
+    SET status = CASE WHEN s.stale THEN 'expired' ELSE 'in_flight' END,
+        attempts = o.attempts + CASE WHEN s.stale THEN 0 ELSE 1 END,
+        lease_until = CASE WHEN s.stale THEN NULL ELSE now() + p_lease END,
+        last_error = CASE WHEN s.stale THEN 'EVENT_TOO_OLD: event is older than the destination accepts' ELSE o.last_error END
+    FROM (
+        SELECT o2.id,
+               o2.event_time < now() - CASE WHEN o2.kind = 'adjustment' THEN dest.adjustment_max_age
+                                             ELSE dest.max_event_age END AS stale
+        FROM attribution.outbox o2 JOIN picked USING (id), dest
+    ) s
+    WHERE o.id = s.id
+    RETURNING o.id, o.attempts, o.kind, o.dedup_key, o.payload, o.event_time, o.status, o.destination_id
+), expired_log AS (
+    INSERT INTO attribution.delivery_log (attempted_at, outbox_id, destination_id, status, error_code, error)
+    SELECT clock_timestamp(), c.id, c.destination_id, 'expired', 'EVENT_TOO_OLD',
+           'event is older than the destination accepts'
+    FROM claimed c
+    WHERE c.status = 'expired'
+)
+SELECT c.id, c.attempts, c.kind, c.dedup_key, c.payload, c.event_time
+FROM claimed c
+WHERE c.status = 'in_flight'
+ORDER BY c.id
+$$;
+COMMENT ON FUNCTION attribution._claim_batch(int, int, interval) IS 'Claim up to p_limit due rows of a destination for p_lease (status in_flight); claim is the token _record_outcomes checks. Expires stale events first.';
+
+-- The record: one call per response, with one outcome per row:
+--   delivered | duplicate (accepted before; counted as delivered)
+--   retry     (exponential backoff with full jitter, at least p_min_delay
+--              seconds; dead once attempts or the retry window run out)
+--   dead      (not retryable)
+--   hold      (credential invalid: back to the queue, no attempt counted)
+-- A row is only updated while it is still in_flight under the same claim, so
+-- a claimer whose lease lapsed cannot overwrite the outcome of the next one.
+-- Returns the number of rows recorded.
+CREATE FUNCTION attribution._record_outcomes(
+    p_destination int,
+    p_ids bigint[],
+    p_claims int[],
+    p_outcomes text[],
+    p_codes text[],
+    p_errors text[],
+    p_min_delay float8[],
+    p_http_status int,
+    p_request_id text,
+    p_latency_ms float8)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- A generic plan cannot know how many rows the arrays hold; planned for a
+-- handful it turns into scans of the whole outbox once there are many.
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    n int;
+BEGIN
+    -- One UPDATE joined to the arrays (index lookups by id), its RETURNING
+    -- feeding the attempt log.  The claim check is in the UPDATE's own WHERE
+    -- so that it is re-checked on the row version the UPDATE locks.
+    WITH upd AS (
+        UPDATE attribution.outbox o
+        SET status = CASE x.final WHEN 'duplicate' THEN 'delivered' WHEN 'hold' THEN 'retry' ELSE x.final END,
+            attempts = CASE WHEN x.final = 'hold' THEN o.attempts - 1 ELSE o.attempts END,
+            next_attempt_at = CASE x.final
+                                  WHEN 'retry' THEN clock_timestamp() + x.delay * interval '1 second'
+                                  WHEN 'hold' THEN now()
+                                  ELSE o.next_attempt_at END,
+            lease_until = NULL,
+            last_error = CASE WHEN x.final IN ('delivered', 'duplicate') THEN NULL
+                              WHEN x.exhausted THEN concat_ws(': ', x.code, 'retries exhausted after '
+                                                              || x.attempts || ' attempts: ' || coalesce(x.err, ''))
+                              ELSE concat_ws(': ', x.code, x.err) END,
+            last_http_status = p_http_status,
+            request_id = CASE WHEN x.final IN ('delivered', 'duplicate') THEN p_request_id ELSE o.request_id END,
+            delivered_at = CASE WHEN x.final IN ('delivered', 'duplicate') THEN clock_timestamp() ELSE o.delivered_at END
+        FROM (
+            SELECT y.*, CASE WHEN y.exhausted THEN 'dead' ELSE y.outcome END AS final
+            FROM (
+                SELECT r.id, r.claim, r.outcome, r.code, r.err, o2.attempts, z.delay,
+                       r.outcome = 'retry'
+                           AND (o2.attempts >= d.max_attempts
+                                OR now() + z.delay * interval '1 second' > o2.queued_at + d.retry_window) AS exhausted
+                FROM unnest(p_ids, p_claims, p_outcomes, p_codes, p_errors, p_min_delay)
+                         AS r(id, claim, outcome, code, err, min_delay)
+                JOIN attribution.outbox o2 ON o2.id = r.id
+                JOIN attribution.destinations d ON d.id = o2.destination_id
+                CROSS JOIN LATERAL (
+                    -- exponential backoff with full jitter, at least min_delay
+                    SELECT CASE WHEN r.outcome = 'retry' THEN
+                               greatest(coalesce(r.min_delay, 0),
+                                        random() * least(extract(epoch FROM d.backoff_cap)::float8,
+                                                          extract(epoch FROM d.backoff_base)::float8
+                                                          * power(2::float8, least(greatest(o2.attempts - 1, 0), 40))))
+                           END AS delay
+                ) z
+                WHERE o2.destination_id = p_destination
+            ) y
+        ) x
+        WHERE o.id = x.id
+          AND o.status = 'in_flight'
+          AND o.attempts = x.claim
+        RETURNING o.id, x.final, x.code, x.err, x.exhausted
+    )
+    INSERT INTO attribution.delivery_log (attempted_at, outbox_id, destination_id, status, http_status,
+                                          error_code, error, latency_ms, request_id)
+    SELECT clock_timestamp(), upd.id, p_destination,
+           CASE upd.final WHEN 'hold' THEN 'retry' ELSE upd.final END,
+           p_http_status, upd.code,
+           CASE WHEN upd.exhausted THEN 'retries exhausted: ' || coalesce(upd.err, '') ELSE upd.err END,
+           p_latency_ms, p_request_id
+    FROM upd;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION attribution._record_outcomes(int, bigint[], int[], text[], text[], text[], float8[], int, text, float8) IS 'Record one outcome per claimed row (delivered, duplicate, retry, dead, hold) if its claim still holds; logs each attempt';
+
+-- Circuit breaker and pause state, written by the worker at each transition.
+CREATE FUNCTION attribution._set_breaker(p_destination int, p_state text, p_failures int, p_event text, p_detail text)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+UPDATE attribution.destinations
+SET breaker_state = p_state,
+    breaker_failures = p_failures,
+    breaker_opened_at = CASE WHEN p_state = 'open' THEN clock_timestamp()
+                             WHEN p_state = 'closed' THEN NULL
+                             ELSE breaker_opened_at END,
+    updated_at = clock_timestamp()
+WHERE id = p_destination;
+INSERT INTO attribution.destination_events (destination_id, event, detail)
+SELECT p_destination, p_event, p_detail
+WHERE p_event IS NOT NULL;
+$$;
+
+-- An invalid, expired or revoked credential: mark the credential invalid
+-- (when the vault's table exists) and pause the destination until an admin
+-- stores a new token.  Its events are held, not killed.
+CREATE FUNCTION attribution._pause_destination(p_destination int, p_reason text, p_detail text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cred bigint;
+BEGIN
+    UPDATE attribution.destinations
+    SET paused_until = 'infinity', pause_reason = p_reason, updated_at = clock_timestamp()
+    WHERE id = p_destination
+    RETURNING credential_id INTO cred;
+    IF cred IS NOT NULL
+       AND EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = to_regclass('attribution.credentials')
+                     AND attname = 'status' AND NOT attisdropped) THEN
+        EXECUTE 'UPDATE attribution.credentials SET status = ''invalid'' WHERE id = $1' USING cred;
+    END IF;
+    INSERT INTO attribution.destination_events (destination_id, event, detail)
+    VALUES (p_destination, CASE WHEN p_reason = 'credential_invalid' THEN 'credential_invalid' ELSE 'paused' END, p_detail);
+END
+$$;
+
+-- Resume a paused destination (after a new token is stored): its held events
+-- go out at once.
+CREATE FUNCTION attribution.resume_destination(p_destination int)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE attribution.destinations
+    SET paused_until = NULL, pause_reason = NULL, updated_at = clock_timestamp()
+    WHERE id = p_destination AND paused_until IS NOT NULL;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    INSERT INTO attribution.destination_events (destination_id, event, detail)
+    VALUES (p_destination, 'resumed', 'resumed by ' || current_user);
+    PERFORM attribution._wake_delivery();
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION attribution.resume_destination(int) IS 'Lift the pause of a destination (for example after storing a new token); its held events are sent at once';
+
+-- A new test token lifts a credential pause, as storing a new vault
+-- credential does.
+CREATE FUNCTION attribution._destination_token_changed()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.pause_reason = 'credential_invalid' THEN
+        NEW.paused_until := NULL;
+        NEW.pause_reason := NULL;
+        INSERT INTO attribution.destination_events (destination_id, event, detail)
+        VALUES (NEW.id, 'resumed', 'new token stored');
+        PERFORM attribution._wake_delivery();
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER destinations_token_changed
+    BEFORE UPDATE OF test_token, credential_id ON attribution.destinations
+    FOR EACH ROW WHEN (NEW.test_token IS DISTINCT FROM OLD.test_token
+                       OR NEW.credential_id IS DISTINCT FROM OLD.credential_id)
+    EXECUTE FUNCTION attribution._destination_token_changed();
+
+-- Commit-time wake-up of the delivery worker: the C function asks for the
+-- worker's latch to be set when the current transaction commits (nothing
+-- happens on abort), so a new outbox row is picked up without polling.
+CREATE FUNCTION attribution._wake_delivery()
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'attr_wake_delivery';
+COMMENT ON FUNCTION attribution._wake_delivery() IS 'Wake the delivery worker when the current transaction commits';
+
+CREATE FUNCTION attribution._outbox_wake()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'attr_outbox_wake';
+CREATE TRIGGER outbox_wake
+    AFTER INSERT ON attribution.outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION attribution._outbox_wake();
+
+-- Monthly partitions of delivery_log, created ahead; rows already in the
+-- DEFAULT partition for a new month are moved into it.
+CREATE FUNCTION attribution.ensure_delivery_log_partitions(p_months_ahead int DEFAULT 2)
+RETURNS int
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    first_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    lo timestamptz;
+    hi timestamptz;
+    part text;
+    created int := 0;
+BEGIN
+    FOR i IN 0 .. p_months_ahead LOOP
+        lo := ((first_month AT TIME ZONE 'UTC') + make_interval(months => i)) AT TIME ZONE 'UTC';
+        hi := ((first_month AT TIME ZONE 'UTC') + make_interval(months => i + 1)) AT TIME ZONE 'UTC';
+        part := 'delivery_log_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYY_MM');
+        CONTINUE WHEN to_regclass(format('attribution.%I', part)) IS NOT NULL;
+        EXECUTE format('CREATE TABLE attribution.%I (LIKE attribution.delivery_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+        EXECUTE format('WITH moved AS (DELETE FROM attribution.delivery_log_default WHERE attempted_at >= $1 AND attempted_at < $2 RETURNING *) '
+                       'INSERT INTO attribution.%I SELECT * FROM moved', part) USING lo, hi;
+        EXECUTE format('ALTER TABLE attribution.delivery_log ATTACH PARTITION attribution.%I FOR VALUES FROM (%L) TO (%L)',
+                       part, lo, hi);
+        created := created + 1;
+    END LOOP;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION attribution.ensure_delivery_log_partitions(int) IS 'Create the monthly delivery_log partitions from this month to p_months_ahead months ahead (UTC); the worker calls it regularly';
+
+-- Retention: drop whole partitions that end before the cut-off, delete older
+-- rows from the DEFAULT partition.  Returns the number of rows removed.
+CREATE FUNCTION attribution.purge_delivery_log(p_older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cutoff timestamptz := now() - p_older_than;
+    part record;
+    n bigint;
+    total bigint := 0;
+BEGIN
+    FOR part IN
+        SELECT c.oid, c.relname,
+               to_date(substr(c.relname, 15, 7), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC' AS lo
+        FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'attribution.delivery_log'::regclass
+          AND c.relname ~ '^delivery_log_p[0-9]{4}_[0-9]{2}$'
+        ORDER BY c.relname
+    LOOP
+        CONTINUE WHEN (((part.lo AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC') > cutoff;
+        EXECUTE format('SELECT count(*) FROM attribution.%I', part.relname) INTO n;
+        EXECUTE format('ALTER TABLE attribution.delivery_log DETACH PARTITION attribution.%I', part.relname);
+        -- partitions made by CREATE EXTENSION belong to it: release them first
+        IF EXISTS (SELECT 1 FROM pg_depend
+                   WHERE classid = 'pg_class'::regclass AND objid = part.oid AND deptype = 'e') THEN
+            EXECUTE format('ALTER EXTENSION pg_attribution DROP TABLE attribution.%I', part.relname);
+        END IF;
+        EXECUTE format('DROP TABLE attribution.%I', part.relname);
+        total := total + n;
+    END LOOP;
+    DELETE FROM attribution.delivery_log_default WHERE attempted_at < cutoff;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN total + n;
+END
+$$;
+COMMENT ON FUNCTION attribution.purge_delivery_log(interval) IS 'Remove delivery_log rows older than the interval: whole monthly partitions are dropped, the DEFAULT partition is trimmed; returns rows removed';
+
+SELECT attribution.ensure_delivery_log_partitions();
+
+-- Per destination: queue, throughput, errors and state.  The view runs with
+-- its owner's rights, so analysts read it without reading the tables.
+CREATE VIEW attribution.delivery_health AS
+SELECT d.id AS destination_id,
+       d.name,
+       d.platform,
+       d.enabled,
+       q.backlog,
+       q.in_flight,
+       now() - q.oldest_pending AS oldest_pending_age,
+       q.dead,
+       q.expired,
+       h.delivered_last_hour,
+       h.attempts_last_hour,
+       CASE WHEN h.attempts_last_hour > 0
+            THEN round(h.failures_last_hour::numeric / h.attempts_last_hour, 4) END AS error_rate_last_hour,
+       d.breaker_state,
+       d.breaker_failures,
+       d.breaker_opened_at,
+       CASE WHEN d.breaker_state = 'open' THEN d.breaker_opened_at + d.breaker_cooldown END AS half_open_at,
+       d.paused_until,
+       d.pause_reason
+FROM attribution.destinations d
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE o.status IN ('pending', 'retry', 'in_flight')) AS backlog,
+           count(*) FILTER (WHERE o.status = 'in_flight') AS in_flight,
+           min(o.queued_at) FILTER (WHERE o.status IN ('pending', 'retry', 'in_flight')) AS oldest_pending,
+           count(*) FILTER (WHERE o.status = 'dead') AS dead,
+           count(*) FILTER (WHERE o.status = 'expired') AS expired
+    FROM attribution.outbox o
+    WHERE o.destination_id = d.id
+) q
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE l.status IN ('delivered', 'duplicate')) AS delivered_last_hour,
+           count(*) FILTER (WHERE l.status <> 'expired') AS attempts_last_hour,
+           count(*) FILTER (WHERE l.status IN ('retry', 'dead')) AS failures_last_hour
+    FROM attribution.delivery_log l
+    WHERE l.destination_id = d.id
+      AND l.attempted_at > now() - interval '1 hour'
+) h;
+COMMENT ON VIEW attribution.delivery_health IS 'Per destination: backlog, oldest pending age, delivered and error rate in the last hour, breaker state and pause';
+
+GRANT SELECT ON attribution.delivery_health TO attribution_analyst, attribution_admin;
+GRANT SELECT ON attribution.destination_events TO attribution_admin;
+GRANT EXECUTE ON FUNCTION attribution.resume_destination(int),
+                          attribution.purge_delivery_log(interval),
+                          attribution.ensure_delivery_log_partitions(int)
+    TO attribution_admin;
+GRANT EXECUTE ON FUNCTION attribution._wake_delivery() TO attribution_app, attribution_admin;

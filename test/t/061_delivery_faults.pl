@@ -1,0 +1,155 @@
+
+# Outcomes under platform errors: per-row partial failures (Google, TikTok,
+# LinkedIn), a bad Meta event isolated by splitting its batch, a stale Meta
+# event expiring without sinking its batch, the circuit breaker opening and
+# recovering, bounded retries against a failing endpoint, and a mixed fault
+# run (5xx, 429, timeouts, an expired token) that ends with every event
+# delivered or dead with its reason.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::Bin;
+
+use DeliverySink;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $sink = DeliverySink->start;
+
+my $node = PostgreSQL::Test::Cluster->new('delivery_faults');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_attribution'
+log_statement = 'none'
+pg_attribution.database = 'postgres'
+pg_attribution.allow_http_loopback = on
+pg_attribution.delivery_timeout = 1000
+pg_attribution.delivery_connect_timeout = 1000
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_attribution');
+$node->safe_psql('postgres', DeliverySink::enqueue_function_sql());
+$node->safe_psql('postgres', DeliverySink::destinations_sql($sink->url, batch_size => 10));
+
+sub q1 { return $node->safe_psql('postgres', $_[0]); }
+
+# --- per-row outcomes -------------------------------------------------------
+q1(q{
+SELECT attribution_test_enqueue('google', k) FROM unnest(ARRAY['g_ok_1', 'g_ok_2', 'bad_g', 'dup_g', 'recent_g']) k;
+SELECT attribution_test_enqueue('meta', 'm_ok_' || g) FROM generate_series(1, 7) g;
+SELECT attribution_test_enqueue('meta', 'bad_m');
+SELECT attribution_test_enqueue('meta', 'm_stale', '8 days');
+SELECT attribution_test_enqueue('tiktok', k) FROM unnest(ARRAY['t_ok_1', 't_ok_2', 'bad_t', 't_ok_3']) k;
+SELECT attribution_test_enqueue('linkedin', k) FROM unnest(ARRAY['l_ok_1', 'bad_l', 'l_ok_2', 'l_ok_3']) k;
+});
+
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM attribution.outbox WHERE status IN ('pending', 'in_flight')"),
+	'every event reaches an outcome');
+
+is(q1(q{SELECT string_agg(dedup_key || '=' || status, ',' ORDER BY dedup_key)
+        FROM attribution.outbox o JOIN attribution.destinations d ON d.id = o.destination_id
+        WHERE d.name = 'google'}),
+	'bad_g=dead,dup_g=delivered,g_ok_1=delivered,g_ok_2=delivered,recent_g=retry',
+	'google partial failure: each row gets its own outcome');
+like(q1("SELECT last_error FROM attribution.outbox WHERE dedup_key = 'bad_g'"), qr/^EVENT_NOT_FOUND: /,
+	'google: the failed row keeps its error code');
+is(q1(q{SELECT string_agg(l.status, ',') FROM attribution.delivery_log l
+        JOIN attribution.outbox o ON o.id = l.outbox_id WHERE o.dedup_key = 'dup_g'}),
+	'duplicate', 'google: an order id already uploaded is logged as a duplicate');
+is(q1(q{SELECT next_attempt_at > now() + interval '5 hours' FROM attribution.outbox WHERE dedup_key = 'recent_g'}),
+	't', 'google: TOO_RECENT_EVENT is retried hours later');
+
+is(q1(q{SELECT string_agg(DISTINCT status, ',') FROM attribution.outbox WHERE dedup_key LIKE 'm_ok_%'}),
+	'delivered', 'meta: the good events of a rejected batch go through');
+like(q1("SELECT status || ' ' || last_error FROM attribution.outbox WHERE dedup_key = 'bad_m'"),
+	qr/^dead META_100/, 'meta: the bad event is isolated and dead');
+is(q1("SELECT status FROM attribution.outbox WHERE dedup_key = 'm_stale'"), 'expired',
+	'meta: the stale event expires before batching');
+is(q1(q{SELECT count(*) FROM attribution.delivery_log l JOIN attribution.outbox o ON o.id = l.outbox_id
+        WHERE o.dedup_key = 'm_stale'}), '1', 'meta: the stale event was never sent');
+
+is(q1(q{SELECT string_agg(dedup_key || '=' || status, ',' ORDER BY dedup_key) FROM attribution.outbox
+        WHERE dedup_key LIKE 't\_%' OR dedup_key = 'bad_t'}),
+	'bad_t=dead,t_ok_1=delivered,t_ok_2=delivered,t_ok_3=delivered', 'tiktok: code 20001 fails only the listed rows');
+is(q1(q{SELECT string_agg(dedup_key || '=' || status, ',' ORDER BY dedup_key) FROM attribution.outbox
+        WHERE dedup_key LIKE 'l\_%' OR dedup_key = 'bad_l'}),
+	'bad_l=dead,l_ok_1=delivered,l_ok_2=delivered,l_ok_3=delivered', 'linkedin: a 422 fails the listed index, the rest is re-sent');
+my $stats = $sink->get('/_stats');
+is($stats->{unique}{linkedin}, 3, 'linkedin: the three good events were accepted');
+
+# --- breaker and bounded retries against a failing endpoint -----------------
+q1(qq{
+INSERT INTO attribution.destinations (name, platform, endpoint, test_token, max_in_flight, breaker_threshold,
+    breaker_cooldown, backoff_base, backoff_cap, max_attempts)
+VALUES ('failing', 'webhook', '@{[$sink->url]}/webhook/fail', 'tok-fail-SECRET', 1, 3, '2 seconds',
+    '200 ms', '1 second', 4);
+SELECT attribution_test_enqueue('failing', 'f_' || g) FROM generate_series(1, 3) g;
+});
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 3 FROM attribution.outbox WHERE dedup_key LIKE 'f\\_%' AND status = 'dead'"),
+	'events against a failing endpoint end dead');
+like(q1("SELECT last_error FROM attribution.outbox WHERE dedup_key = 'f_1'"), qr/retries exhausted after 4 attempts/,
+	'the dead event says why');
+$stats = $sink->get('/_stats');
+cmp_ok($stats->{requests}{'/webhook/fail'}, '<=', 12, 'requests against the failing endpoint are bounded by the attempts');
+like(q1(q{SELECT string_agg(event, ',' ORDER BY id) FROM attribution.destination_events
+          WHERE destination_id = (SELECT id FROM attribution.destinations WHERE name = 'failing')}),
+	qr/^breaker_open/, 'the breaker opened after consecutive failures');
+
+q1(qq{UPDATE attribution.destinations SET endpoint = '@{[$sink->url]}/webhook/ok' WHERE name = 'failing';
+      SELECT attribution_test_enqueue('failing', 'f_after');});
+ok($node->poll_query_until('postgres',
+	"SELECT status = 'delivered' FROM attribution.outbox WHERE dedup_key = 'f_after'"),
+	'after the cool-down a probe goes out and succeeds');
+like(q1(q{SELECT string_agg(event, ',' ORDER BY id) FROM attribution.destination_events
+          WHERE destination_id = (SELECT id FROM attribution.destinations WHERE name = 'failing')}),
+	qr/breaker_half_open,breaker_closed$/, 'the breaker went half open, then closed');
+is(q1("SELECT breaker_state FROM attribution.delivery_health WHERE name = 'failing'"), 'closed',
+	'delivery_health shows the breaker closed');
+
+# --- mixed fault run ----------------------------------------------------------
+$sink->post('/_reset', {});
+$sink->post('/_config', { p5xx => 0.2, p429 => 0.1, ptimeout => 0.02, timeout_s => 3, retry_after => 1,
+	expired_tokens => ['tok-meta-OLD'] });
+q1(q{
+UPDATE attribution.destinations SET backoff_base = '100 ms', backoff_cap = '2 seconds', breaker_threshold = 1000,
+       max_attempts = 40, retry_window = '1 hour', max_in_flight = 4
+WHERE name IN ('google', 'meta', 'tiktok', 'linkedin');
+UPDATE attribution.destinations SET test_token = 'tok-meta-OLD' WHERE name = 'meta';
+SELECT attribution_test_enqueue(d, 'mix_' || d || '_' || g)
+FROM unnest(ARRAY['google', 'meta', 'tiktok', 'linkedin']) d, generate_series(1, 60) g;
+});
+
+ok($node->poll_query_until('postgres',
+	"SELECT pause_reason = 'credential_invalid' FROM attribution.delivery_health WHERE name = 'meta'"),
+	'an expired token pauses its destination, visibly in delivery_health');
+is(q1("SELECT count(*) FROM attribution.outbox WHERE dedup_key LIKE 'mix_meta_%' AND status IN ('dead', 'expired')"),
+	'0', 'the paused destination holds its events');
+like(q1(q{SELECT string_agg(event, ',') FROM attribution.destination_events
+          WHERE destination_id = (SELECT id FROM attribution.destinations WHERE name = 'meta')}),
+	qr/credential_invalid/, 'the credential failure is logged');
+
+q1("UPDATE attribution.destinations SET test_token = 'tok-meta-NEW-SECRET' WHERE name = 'meta'");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM attribution.outbox WHERE dedup_key LIKE 'mix\\_%' AND status NOT IN ('delivered', 'dead')"),
+	'the mixed fault run ends with every event delivered or dead');
+is(q1(q{SELECT count(*) FROM attribution.outbox WHERE dedup_key LIKE 'mix\_%' AND status = 'dead' AND last_error IS NULL}),
+	'0', 'every dead event has its reason');
+my $delivered = q1("SELECT count(*) FROM attribution.outbox WHERE dedup_key LIKE 'mix\\_%' AND status = 'delivered'");
+$stats = $sink->get('/_stats');
+my $seen = 0;
+$seen += $stats->{unique}{$_} // 0 for qw(google_ads meta tiktok linkedin);
+cmp_ok($seen, '>=', $delivered, 'the platforms saw every delivered event');
+cmp_ok($stats->{requests}{$_} // 0, '<', 60, "$_: retries stay bounded") for qw(google_ads meta tiktok linkedin);
+cmp_ok($stats->{auth_failures}{meta} // 0, '<=', 4, 'meta: no requests with the expired token after the pause');
+
+my $log = slurp_file($node->logfile);
+unlike($log, qr/SECRET|tok-meta-OLD/, 'no token appears in the server log');
+
+$node->stop;
+$sink->stop;
+done_testing();
