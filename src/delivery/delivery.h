@@ -137,7 +137,8 @@ extern void DeliveryRecord(DeliveryBatch *batch, Verdict *v, int http_status, do
 extern void DeliveryHoldBatch(DeliveryBatch *batch, const char *code, const char *message);
 extern void DeliveryPersistBreaker(Destination *dest, const char *event, const char *detail);
 extern void DeliveryPause(Destination *dest, const char *reason, const char *detail);
-extern char *DeliveryFetchToken(int destination_id, const char *test_token, bytea *ciphertext);
+extern char *DeliveryFetchToken(int destination_id, const char *kind, const char *fallback,
+								bytea *ciphertext);
 extern void DeliveryMaintainPartitions(void);
 
 /* delivery_launcher.c */

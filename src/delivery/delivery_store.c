@@ -31,11 +31,13 @@
 #endif
 
 #ifdef DELIVERY_HAVE_VAULT
-#define CREDENTIAL_COLUMN \
+#define CREDENTIAL_COLUMNS \
 	", (SELECT c.ciphertext FROM attribution.credentials c" \
-	"   WHERE c.destination_id = d.id AND c.kind = 'access_token')"
+	"   WHERE c.destination_id = d.id AND c.kind = 'access_token')" \
+	", (SELECT c.ciphertext FROM attribution.credentials c" \
+	"   WHERE c.destination_id = d.id AND c.kind = 'developer_token')"
 #else
-#define CREDENTIAL_COLUMN ", NULL::bytea"
+#define CREDENTIAL_COLUMNS ", NULL::bytea, NULL::bytea"
 #endif
 
 Destination **delivery_dests = NULL;
@@ -115,14 +117,14 @@ add_destination(int id)
 }
 
 /*
- * The token of a destination: the vault's access token when one is stored
- * (decrypted with the additional data "destination:<id>:access_token"),
- * else the test-only plaintext column.  A blob that does not decrypt (no
+ * A token of a destination: the vault's credential of that kind when one is
+ * stored (decrypted with the additional data "destination:<id>:<kind>"),
+ * else the fallback (the test-only plaintext column, or the account field).  A blob that does not decrypt (no
  * vault key, a key changed) is reported once per load and treated as no
  * token: the platform then refuses the request and the destination pauses.
  */
 char *
-DeliveryFetchToken(int destination_id, const char *test_token, bytea *ciphertext)
+DeliveryFetchToken(int destination_id, const char *kind, const char *fallback, bytea *ciphertext)
 {
 #ifdef DELIVERY_HAVE_VAULT
 	if (ciphertext != NULL)
@@ -133,7 +135,7 @@ DeliveryFetchToken(int destination_id, const char *test_token, bytea *ciphertext
 		char		aad[64];
 		int			len;
 
-		snprintf(aad, sizeof(aad), "destination:%d:access_token", destination_id);
+		snprintf(aad, sizeof(aad), "destination:%d:%s", destination_id, kind);
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(oldcxt);
 		PG_TRY();
@@ -152,8 +154,8 @@ DeliveryFetchToken(int destination_id, const char *test_token, bytea *ciphertext
 			CurrentResourceOwner = oldowner;
 			ereport(WARNING,
 					(errcode(ERRCODE_INVALID_PASSWORD),
-					 errmsg("pg_attribution delivery: the token of destination %d cannot be decrypted",
-							destination_id),
+					 errmsg("pg_attribution delivery: the %s of destination %d cannot be decrypted",
+							kind, destination_id),
 					 errhint("Check pg_attribution.vault_key_file, or store the token again with attribution.set_credential().")));
 			token = NULL;
 		}
@@ -162,9 +164,10 @@ DeliveryFetchToken(int destination_id, const char *test_token, bytea *ciphertext
 	}
 #else
 	(void) destination_id;
+	(void) kind;
 	(void) ciphertext;
 #endif
-	return test_token ? pstrdup(test_token) : NULL;
+	return fallback ? pstrdup(fallback) : NULL;
 }
 
 /*
@@ -187,7 +190,7 @@ DeliveryLoadDestinations(void)
 							" d.account->>'developer_token', d.account->>'api_version', d.account->>'pixel_id',"
 							" d.account->>'test_event_code', d.account->>'event_source',"
 							" d.account->>'event_source_id', d.account->>'linkedin_version'"
-							CREDENTIAL_COLUMN
+							CREDENTIAL_COLUMNS
 							" FROM attribution.destinations d ORDER BY d.id",
 							0, NULL);
 	if (SPI_execute_plan(load_plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
@@ -241,11 +244,19 @@ DeliveryLoadDestinations(void)
 		test_token = get_text(tup, desc, 14, d->cxt);
 		v = SPI_getbinval(tup, desc, 24, &isnull);
 		old = MemoryContextSwitchTo(d->cxt);
-		d->token = DeliveryFetchToken(id, test_token, isnull ? NULL : DatumGetByteaPP(v));
+		d->token = DeliveryFetchToken(id, "access_token", test_token, isnull ? NULL : DatumGetByteaPP(v));
 		MemoryContextSwitchTo(old);
 		d->customer_id = digits_only(get_text(tup, desc, 15, d->cxt));
 		d->login_customer_id = digits_only(get_text(tup, desc, 16, d->cxt));
 		d->developer_token = get_text(tup, desc, 17, d->cxt);
+		v = SPI_getbinval(tup, desc, 25, &isnull);
+		if (!isnull)
+		{
+			old = MemoryContextSwitchTo(d->cxt);
+			d->developer_token = DeliveryFetchToken(id, "developer_token", d->developer_token,
+													DatumGetByteaPP(v));
+			MemoryContextSwitchTo(old);
+		}
 		d->api_version = get_text(tup, desc, 18, d->cxt);
 		d->pixel_id = get_text(tup, desc, 19, d->cxt);
 		d->test_event_code = get_text(tup, desc, 20, d->cxt);
