@@ -76,7 +76,7 @@ SELECT dedup_key, status, attempts, delivered_at FROM attribution.outbox ORDER B
 SELECT attribution._pause_destination(d.id, 'credential_invalid', 'META_190_463: Session has expired')
 FROM attribution.destinations d WHERE d.name = 'regress_meta';
 SELECT paused_until, pause_reason FROM attribution.destinations WHERE name = 'regress_meta';
-UPDATE attribution.destinations SET test_token = 'new-token' WHERE name = 'regress_meta';
+SELECT attribution.set_credential('regress_meta', 'new-token') > 0 AS stored;
 SELECT paused_until, pause_reason FROM attribution.destinations WHERE name = 'regress_meta';
 SELECT attribution.resume_destination((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'));
 

@@ -16,6 +16,7 @@ extern char *attr_referral_params;
 /* Per-component initialisation, called from _PG_init. */
 extern void CaptureInit(void);
 extern void DeliveryInit(void);
+extern void DeliveryStepAside(const char *dbname);	/* delivery/delivery_launcher.c */
 extern void ProcessorInit(void);
 extern void VaultInit(void);	/* auth/vault.c */
 extern void WebhookInit(void);	/* ingest/webhook.c */

@@ -59,6 +59,7 @@ typedef struct DeliveryShared
 {
 	slock_t		mutex;
 	Latch	   *latch;			/* the running delivery worker's, or NULL */
+	pid_t		pid;			/* its pid, 0 when none runs */
 } DeliveryShared;
 
 static DeliveryShared *delivery_shared = NULL;
@@ -93,6 +94,7 @@ delivery_shmem_startup(void)
 	{
 		SpinLockInit(&delivery_shared->mutex);
 		delivery_shared->latch = NULL;
+		delivery_shared->pid = 0;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -105,7 +107,29 @@ DeliveryPublishLatch(Latch *latch)
 		return;
 	SpinLockAcquire(&delivery_shared->mutex);
 	delivery_shared->latch = latch;
+	delivery_shared->pid = latch ? MyProcPid : 0;
 	SpinLockRelease(&delivery_shared->mutex);
+}
+
+/*
+ * Before DROP DATABASE (or a rename, or its use as a template) of the
+ * worker's database: make the worker exit at once, as DROP DATABASE ...
+ * WITH (FORCE) would, instead of letting the command time out waiting for
+ * it.  The launcher does not start it again while the database is locked.
+ */
+void
+DeliveryStepAside(const char *dbname)
+{
+	pid_t		pid;
+
+	if (delivery_shared == NULL || dbname == NULL || attr_database == NULL ||
+		strcmp(dbname, attr_database) != 0)
+		return;
+	SpinLockAcquire(&delivery_shared->mutex);
+	pid = delivery_shared->pid;
+	SpinLockRelease(&delivery_shared->mutex);
+	if (pid != 0)
+		(void) kill(pid, SIGTERM);
 }
 
 static void

@@ -119,7 +119,7 @@ add_destination(int id)
 /*
  * A token of a destination: the vault's credential of that kind when one is
  * stored (decrypted with the additional data "destination:<id>:<kind>"),
- * else the fallback (the test-only plaintext column, or the account field).  A blob that does not decrypt (no
+ * else the fallback (for the developer token, the account field).  A blob that does not decrypt (no
  * vault key, a key changed) is reported once per load and treated as no
  * token: the platform then refuses the request and the destination pauses.
  */
@@ -186,7 +186,7 @@ DeliveryLoadDestinations(void)
 							" d.rate_limit_per_sec::float8, d.breaker_threshold,"
 							" (extract(epoch FROM d.breaker_cooldown) * 1000)::int8,"
 							" d.breaker_state, d.breaker_failures, d.breaker_opened_at, d.paused_until,"
-							" d.test_token, d.account->>'customer_id', d.account->>'login_customer_id',"
+							" d.account->>'customer_id', d.account->>'login_customer_id',"
 							" d.account->>'developer_token', d.account->>'api_version', d.account->>'pixel_id',"
 							" d.account->>'test_event_code', d.account->>'event_source',"
 							" d.account->>'event_source_id', d.account->>'linkedin_version'"
@@ -208,7 +208,6 @@ DeliveryLoadDestinations(void)
 		Destination *d = find_destination(id);
 		bool		fresh = (d == NULL);
 		char	   *platform;
-		char	   *test_token;
 		MemoryContext old;
 		Datum		v;
 
@@ -241,15 +240,14 @@ DeliveryLoadDestinations(void)
 		d->paused_until = (d->paused && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v)))
 			? DatumGetTimestampTz(v) : 0;
 
-		test_token = get_text(tup, desc, 14, d->cxt);
-		v = SPI_getbinval(tup, desc, 24, &isnull);
+		v = SPI_getbinval(tup, desc, 23, &isnull);
 		old = MemoryContextSwitchTo(d->cxt);
-		d->token = DeliveryFetchToken(id, "access_token", test_token, isnull ? NULL : DatumGetByteaPP(v));
+		d->token = DeliveryFetchToken(id, "access_token", NULL, isnull ? NULL : DatumGetByteaPP(v));
 		MemoryContextSwitchTo(old);
-		d->customer_id = digits_only(get_text(tup, desc, 15, d->cxt));
-		d->login_customer_id = digits_only(get_text(tup, desc, 16, d->cxt));
-		d->developer_token = get_text(tup, desc, 17, d->cxt);
-		v = SPI_getbinval(tup, desc, 25, &isnull);
+		d->customer_id = digits_only(get_text(tup, desc, 14, d->cxt));
+		d->login_customer_id = digits_only(get_text(tup, desc, 15, d->cxt));
+		d->developer_token = get_text(tup, desc, 16, d->cxt);
+		v = SPI_getbinval(tup, desc, 24, &isnull);
 		if (!isnull)
 		{
 			old = MemoryContextSwitchTo(d->cxt);
@@ -257,12 +255,12 @@ DeliveryLoadDestinations(void)
 													DatumGetByteaPP(v));
 			MemoryContextSwitchTo(old);
 		}
-		d->api_version = get_text(tup, desc, 18, d->cxt);
-		d->pixel_id = get_text(tup, desc, 19, d->cxt);
-		d->test_event_code = get_text(tup, desc, 20, d->cxt);
-		d->event_source = get_text(tup, desc, 21, d->cxt);
-		d->event_source_id = get_text(tup, desc, 22, d->cxt);
-		d->linkedin_version = get_text(tup, desc, 23, d->cxt);
+		d->api_version = get_text(tup, desc, 17, d->cxt);
+		d->pixel_id = get_text(tup, desc, 18, d->cxt);
+		d->test_event_code = get_text(tup, desc, 19, d->cxt);
+		d->event_source = get_text(tup, desc, 20, d->cxt);
+		d->event_source_id = get_text(tup, desc, 21, d->cxt);
+		d->linkedin_version = get_text(tup, desc, 22, d->cxt);
 	}
 
 	/* Dropped destinations stop being claimed for; batches in flight finish. */

@@ -3,11 +3,6 @@
 -- the destination state log, the commit-time wake-up, log partitions and
 -- retention, and the health view.  (replay and retry_dead are in admin.sql.)
 
--- Plaintext token for tests, read only while the credential vault is absent.
-ALTER TABLE attribution.destinations
-    ADD COLUMN test_token text;
-COMMENT ON COLUMN attribution.destinations.test_token IS 'Plaintext platform token for test setups only; the worker reads it when the destination has no vault credential. Never set it in production.';
-
 -- Rows due per destination are found through outbox_due_idx; the earliest due
 -- time over all destinations (the worker's next wake-up) through this one.
 CREATE INDEX outbox_next_idx ON attribution.outbox (next_attempt_at)
@@ -258,7 +253,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NEW.pause_reason = 'credential_invalid' THEN
+    -- set_credential() stores the new token and lifts the pause in one
+    -- update; either way the resumption is logged here.
+    IF OLD.pause_reason = 'credential_invalid'
+       AND (NEW.credential_id IS DISTINCT FROM OLD.credential_id OR NEW.paused_until IS NULL) THEN
         NEW.paused_until := NULL;
         NEW.pause_reason := NULL;
         INSERT INTO attribution.destination_events (destination_id, event, detail)
@@ -269,9 +267,8 @@ BEGIN
 END
 $$;
 CREATE TRIGGER destinations_token_changed
-    BEFORE UPDATE OF test_token, credential_id ON attribution.destinations
-    FOR EACH ROW WHEN (NEW.test_token IS DISTINCT FROM OLD.test_token
-                       OR NEW.credential_id IS DISTINCT FROM OLD.credential_id)
+    BEFORE UPDATE OF credential_id, paused_until ON attribution.destinations
+    FOR EACH ROW WHEN (OLD.pause_reason = 'credential_invalid')
     EXECUTE FUNCTION attribution._destination_token_changed();
 
 -- Commit-time wake-up of the delivery worker: the C function asks for the

@@ -278,6 +278,8 @@ StepAside(const char *dbname)
 	SpinLockRelease(&processor_shared->mutex);
 	if (pid != 0)
 		(void) kill(pid, SIGTERM);
+	/* The delivery worker is connected to the same database. */
+	DeliveryStepAside(dbname);
 }
 
 static void

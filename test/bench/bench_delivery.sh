@@ -25,6 +25,10 @@ BASE=${2:-5000}
 LAT=${3:-200}
 top=$(pwd)
 
+keyfile=$(mktemp /tmp/pg_attribution_bench_key.XXXXXX)
+printf '%064d\n' 7 > "$keyfile"
+[ "$(id -u)" -eq 0 ] && chown postgres "$keyfile"
+chmod 600 "$keyfile"
 inner=$(mktemp /tmp/pg_attribution_bench.XXXXXX)
 cat > "$inner" <<'INNER'
 #!/usr/bin/env bash
@@ -41,11 +45,12 @@ fi
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 q "CREATE EXTENSION pg_attribution"
-q "INSERT INTO attribution.destinations (name, platform, endpoint, account, test_token, batch_size,
+q "INSERT INTO attribution.destinations (name, platform, endpoint, account, batch_size,
        rate_limit_per_sec, max_in_flight, enabled)
-   VALUES ('bench_batched', 'meta', '$url', '{\"pixel_id\":\"1\",\"api_version\":\"v25.0\"}', 'tok', 1000, 1000, 8, false),
-          ('bench_single', 'meta', '$url', '{\"pixel_id\":\"2\",\"api_version\":\"v25.0\"}', 'tok', 1, 100000, 8, false),
-          ('bench_latency', 'meta', '$url', '{\"pixel_id\":\"3\",\"api_version\":\"v25.0\"}', 'tok', 1000, 1000, 8, true)"
+   VALUES ('bench_batched', 'meta', '$url', '{\"pixel_id\":\"1\",\"api_version\":\"v25.0\"}', 1000, 1000, 8, false),
+          ('bench_single', 'meta', '$url', '{\"pixel_id\":\"2\",\"api_version\":\"v25.0\"}', 1, 100000, 8, false),
+          ('bench_latency', 'meta', '$url', '{\"pixel_id\":\"3\",\"api_version\":\"v25.0\"}', 1000, 1000, 8, true)"
+q "SELECT attribution.set_credential(name, 'tok') FROM attribution.destinations"
 
 enqueue() {  # destination, count, key prefix
   q "INSERT INTO attribution.outbox (destination_id, kind, dedup_key, payload, event_time)
@@ -121,5 +126,6 @@ $SUDO env TOP="$top" N="$N" BASE="$BASE" LAT="$LAT" SINK_DELAY_MS="${SINK_DELAY_
     -o shared_preload_libraries=pg_attribution \
     -o pg_attribution.database=postgres \
     -o pg_attribution.allow_http_loopback=on \
+    -o pg_attribution.vault_key_file="$keyfile" \
     "$inner"
 rm -f "$inner"

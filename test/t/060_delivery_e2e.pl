@@ -28,6 +28,7 @@ log_statement = 'none'
 pg_attribution.database = 'postgres'
 pg_attribution.ca_file = '$ca'
 });
+$node->append_conf('postgresql.conf', DeliverySink::vault_conf(PostgreSQL::Test::Utils::tempdir));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_attribution');
 $node->safe_psql('postgres', DeliverySink::enqueue_function_sql());
@@ -90,8 +91,9 @@ ok($node->poll_query_until('postgres',
 # paused with its events held.
 my $plain = DeliverySink->start;
 $node->safe_psql('postgres', qq{
-INSERT INTO attribution.destinations (name, platform, endpoint, test_token)
-VALUES ('plain', 'webhook', '@{[$plain->url]}/webhook/plain', 'tok-plain-SECRET');
+INSERT INTO attribution.destinations (name, platform, endpoint)
+VALUES ('plain', 'webhook', '@{[$plain->url]}/webhook/plain');
+SELECT attribution.set_credential('plain', 'tok-plain-SECRET');
 SELECT attribution_test_enqueue('plain', 'plain_1');
 });
 ok($node->poll_query_until('postgres',

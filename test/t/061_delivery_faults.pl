@@ -29,6 +29,7 @@ pg_attribution.allow_http_loopback = on
 pg_attribution.delivery_timeout = 1000
 pg_attribution.delivery_connect_timeout = 1000
 });
+$node->append_conf('postgresql.conf', DeliverySink::vault_conf(PostgreSQL::Test::Utils::tempdir));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_attribution');
 $node->safe_psql('postgres', DeliverySink::enqueue_function_sql());
@@ -83,10 +84,11 @@ is($stats->{unique}{linkedin}, 3, 'linkedin: the three good events were accepted
 
 # --- breaker and bounded retries against a failing endpoint -----------------
 q1(qq{
-INSERT INTO attribution.destinations (name, platform, endpoint, test_token, max_in_flight, breaker_threshold,
+INSERT INTO attribution.destinations (name, platform, endpoint, max_in_flight, breaker_threshold,
     breaker_cooldown, backoff_base, backoff_cap, max_attempts)
-VALUES ('failing', 'webhook', '@{[$sink->url]}/webhook/fail', 'tok-fail-SECRET', 1, 3, '2 seconds',
+VALUES ('failing', 'webhook', '@{[$sink->url]}/webhook/fail', 1, 3, '2 seconds',
     '200 ms', '1 second', 4);
+SELECT attribution.set_credential('failing', 'tok-fail-SECRET');
 SELECT attribution_test_enqueue('failing', 'f_' || g) FROM generate_series(1, 3) g;
 });
 ok($node->poll_query_until('postgres',
@@ -119,7 +121,7 @@ q1(q{
 UPDATE attribution.destinations SET backoff_base = '100 ms', backoff_cap = '2 seconds', breaker_threshold = 1000,
        max_attempts = 40, retry_window = '1 hour', max_in_flight = 4
 WHERE name IN ('google', 'meta', 'tiktok', 'linkedin');
-UPDATE attribution.destinations SET test_token = 'tok-meta-OLD' WHERE name = 'meta';
+SELECT attribution.set_credential('meta', 'tok-meta-OLD');
 SELECT attribution_test_enqueue(d, 'mix_' || d || '_' || g)
 FROM unnest(ARRAY['google', 'meta', 'tiktok', 'linkedin']) d, generate_series(1, 60) g;
 });
@@ -133,7 +135,7 @@ like(q1(q{SELECT string_agg(event, ',') FROM attribution.destination_events
           WHERE destination_id = (SELECT id FROM attribution.destinations WHERE name = 'meta')}),
 	qr/credential_invalid/, 'the credential failure is logged');
 
-q1("UPDATE attribution.destinations SET test_token = 'tok-meta-NEW-SECRET' WHERE name = 'meta'");
+q1("SELECT attribution.set_credential('meta', 'tok-meta-NEW-SECRET')");
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 0 FROM attribution.outbox WHERE dedup_key LIKE 'mix\\_%' AND status NOT IN ('delivered', 'dead')"),
 	'the mixed fault run ends with every event delivered or dead');

@@ -29,6 +29,7 @@ pg_attribution.allow_http_loopback = on
 pg_attribution.delivery_lease = 10
 restart_after_crash = on
 });
+$node->append_conf('postgresql.conf', DeliverySink::vault_conf(PostgreSQL::Test::Utils::tempdir));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_attribution');
 $node->safe_psql('postgres', DeliverySink::enqueue_function_sql());

@@ -32,6 +32,7 @@ pg_attribution.database = 'postgres'
 pg_attribution.ca_file = '$ca'
 pg_attribution.delivery_timeout = 1500
 });
+$node->append_conf('postgresql.conf', DeliverySink::vault_conf(PostgreSQL::Test::Utils::tempdir));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_attribution');
 $node->safe_psql('postgres', DeliverySink::enqueue_function_sql());
@@ -103,7 +104,7 @@ ok($node->poll_query_until('postgres',
 	'the expired Meta token pauses the destination');
 is(q1("SELECT count(*) FROM attribution.outbox WHERE dedup_key LIKE 'mix_meta_%' AND status IN ('dead', 'expired')"),
 	'0', 'its events are held');
-q1("UPDATE attribution.destinations SET test_token = 'tok-meta-NEW-SECRET' WHERE name = 'meta'");
+q1("SELECT attribution.set_credential('meta', 'tok-meta-NEW-SECRET')");
 ok(all_final('mix\_%'), 'the mixed fault run ends');
 is(q1(q{SELECT count(*) FROM attribution.outbox WHERE dedup_key LIKE 'mix\_%'
         AND NOT (status = 'delivered' OR (status = 'dead' AND last_error <> ''))}),

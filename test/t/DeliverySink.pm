@@ -105,26 +105,42 @@ sub DESTROY
 	$self->stop;
 }
 
-# SQL that inserts a destination of each platform pointed at $url; tokens
-# are distinctive so that a test can look for them in the server log.
+# A vault key file in $dir, and the setting that names it: destination
+# tokens are stored encrypted through the vault, as in production.
+sub vault_conf
+{
+	my ($dir) = @_;
+	my $keyfile = "$dir/vault.key";
+	open(my $fh, '>', $keyfile) or die "could not write $keyfile: $!";
+	print $fh ('5a' x 32), "\n";
+	close $fh;
+	chmod 0600, $keyfile;
+	return "pg_attribution.vault_key_file = '$keyfile'\n";
+}
+
+# SQL that inserts a destination of each platform pointed at $url and
+# stores its token in the vault; tokens are distinctive so that a test can
+# look for them in the server log.
 sub destinations_sql
 {
 	my ($url, %o) = @_;
 	my $batch = $o{batch_size} // 1000;
 	return qq{
-INSERT INTO attribution.destinations (name, platform, endpoint, account, test_token, batch_size,
+INSERT INTO attribution.destinations (name, platform, endpoint, account, batch_size,
                                       rate_limit_per_sec, max_in_flight, max_event_age)
 VALUES
  ('google', 'google_ads', '$url', '{"customer_id":"123-456-7890","api_version":"v24","developer_token":"devtok"}',
-  'tok-google-SECRET', $batch, 200, 4, '90 days'),
+  $batch, 200, 4, '90 days'),
  ('meta', 'meta', '$url', '{"pixel_id":"1234567890123456","api_version":"v25.0"}',
-  'tok-meta-SECRET', $batch, 200, 4, '7 days'),
+  $batch, 200, 4, '7 days'),
  ('tiktok', 'tiktok', '$url', '{"event_source":"web","event_source_id":"CMOCKPIXEL123"}',
-  'tok-tiktok-SECRET', $batch, 200, 4, '28 days'),
+  $batch, 200, 4, '28 days'),
  ('linkedin', 'linkedin', '$url', '{"linkedin_version":"202603"}',
-  'tok-linkedin-SECRET', $batch, 200, 4, '90 days'),
+  $batch, 200, 4, '90 days'),
  ('webhook', 'webhook', '$url/webhook/in', '{}',
-  'tok-webhook-SECRET', $batch, 200, 8, '90 days');
+  $batch, 200, 8, '90 days');
+SELECT attribution.set_credential(name, 'tok-' || name || '-SECRET')
+  FROM attribution.destinations WHERE name IN ('google', 'meta', 'tiktok', 'linkedin', 'webhook');
 };
 }
 
