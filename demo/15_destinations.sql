@@ -24,4 +24,4 @@ SELECT attribution.create_destination('google', 'google_ads',
 -- Tokens go into the vault, encrypted; nothing can read them back.
 SELECT attribution.set_credential(name, 'demo-token-' || name) > 0 AS stored, name
   FROM attribution.destinations ORDER BY name;
-SELECT name, platform, status, expires_at FROM attribution.credential_status ORDER BY name;
+SELECT destination, platform, kind, status FROM attribution.credential_status ORDER BY destination;

@@ -37,6 +37,15 @@ SELECT row_number() OVER (ORDER BY user_id) AS i, user_id,
        min(occurred_at) + interval '3 days' AS signed_up
   FROM attribution.journeys GROUP BY user_id ORDER BY user_id LIMIT 240;
 
+-- Checkout links each billing customer to its user, with the e-mail the
+-- platforms can match on (kept only as hashes).
+SELECT count(attribution.link_customer(p, CASE p WHEN 'stripe' THEN 'cus_demo_' || i
+                                                 WHEN 'paddle' THEN 'ctm_demo_' || i
+                                                 ELSE (7000 + i)::text END,
+                                        user_id, replace(user_id, '_', '.') || '@example.com')) AS customers_linked
+  FROM demo_customers,
+       LATERAL (SELECT CASE i % 3 WHEN 0 THEN 'stripe' WHEN 1 THEN 'paddle' ELSE 'lemonsqueezy' END) x(p);
+
 -- Payments: a first payment, monthly renewals, some upgrades.
 CREATE TEMP TABLE demo_payments AS
 SELECT c.i, c.user_id, m AS month,
@@ -106,8 +115,13 @@ SELECT pg_temp.deliver('stripe', jsonb_build_object(
     'data', jsonb_build_object('object', jsonb_build_object(
         'id', 'ch_demo_refund', 'object', 'charge', 'amount', 2900, 'amount_refunded', 1500,
         'refunded', false, 'currency', 'usd', 'customer', 'cus_demo_' || p.i,
-        'payment_intent', 'pi_demo_' || p.i || '_0')))) AS partial_refund
-  FROM demo_payments p WHERE p.provider = 'stripe' AND p.month = 0 ORDER BY p.i LIMIT 1;
+        'payment_intent', 'pi_demo_' || p.i || '_' || p.month)))) AS partial_refund
+  FROM demo_payments p
+ WHERE p.provider = 'stripe' AND p.at BETWEEN now() - interval '40 days' AND now() - interval '3 days'
+   AND EXISTS (SELECT 1 FROM attribution.journeys j
+                WHERE j.user_id = p.user_id AND j.gclid IS NOT NULL
+                  AND j.occurred_at BETWEEN p.at - interval '80 days' AND p.at)
+ ORDER BY p.at DESC LIMIT 1;
 SELECT pg_temp.deliver('stripe', jsonb_build_object(
     'id', 'evt_demo_dispute', 'object', 'event', 'type', 'charge.dispute.created',
     'created', extract(epoch FROM p.at + interval '20 days')::bigint,
