@@ -8,37 +8,25 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
+#include "auth/vault.h"
 #include "delivery/delivery.h"
 
-/*
- * Tokens come from the credential vault when the build has it (src/auth);
- * until then from the test-only plaintext column.
- */
-#if defined(__has_include)
-#if __has_include("auth/vault.h")
-#define DELIVERY_HAVE_VAULT 1
-#include "access/xact.h"
-#include "auth/vault.h"
-#include "utils/resowner.h"
-#endif
-#endif
 
-#ifdef DELIVERY_HAVE_VAULT
+/* Tokens come only from the credential vault, decrypted when loaded. */
 #define CREDENTIAL_COLUMNS \
 	", (SELECT c.ciphertext FROM attribution.credentials c" \
 	"   WHERE c.destination_id = d.id AND c.kind = 'access_token')" \
 	", (SELECT c.ciphertext FROM attribution.credentials c" \
 	"   WHERE c.destination_id = d.id AND c.kind = 'developer_token')"
-#else
-#define CREDENTIAL_COLUMNS ", NULL::bytea, NULL::bytea"
-#endif
 
 Destination **delivery_dests = NULL;
 int			delivery_ndests = 0;
@@ -126,7 +114,6 @@ add_destination(int id)
 char *
 DeliveryFetchToken(int destination_id, const char *kind, const char *fallback, bytea *ciphertext)
 {
-#ifdef DELIVERY_HAVE_VAULT
 	if (ciphertext != NULL)
 	{
 		MemoryContext oldcxt = CurrentMemoryContext;
@@ -162,11 +149,6 @@ DeliveryFetchToken(int destination_id, const char *kind, const char *fallback, b
 		PG_END_TRY();
 		return token;
 	}
-#else
-	(void) destination_id;
-	(void) kind;
-	(void) ciphertext;
-#endif
 	return fallback ? pstrdup(fallback) : NULL;
 }
 
