@@ -240,16 +240,91 @@ SELECT o.label, count(*) AS model_channels,
        max(abs(a.conversions - e.conversions)) < 1e-9 AS conversions_agree,
        max(abs(a.value - e.value)) < 1e-6 AS values_agree,
        sum(a.conversions) FILTER (WHERE a.channel = '(unattributed)') / 7 AS unattributed_paths
-  FROM (VALUES ('input order'), ('random order'), ('reverse order')) AS o (label)
+  FROM (VALUES ('conversions shuffled'), ('descending'), ('ascending'),
+               ('rows shuffled, ORDER BY in the call')) AS o (label)
  CROSS JOIN LATERAL attribution.rule_credit_rows((
         SELECT CASE o.label
-                 WHEN 'input order' THEN attribution.rule_credits(path_id, channel, touched_at, converted_at, value)
-                 ELSE attribution.rule_credits(path_id, channel, touched_at, converted_at, value
-                                               ORDER BY CASE WHEN o.label = 'random order' THEN random() ELSE -path_id END)
+                 WHEN 'conversions shuffled' THEN attribution.rule_credits(path_id, channel, touched_at, converted_at, value
+                                                                           ORDER BY md5(path_id::text))
+                 WHEN 'descending' THEN attribution.rule_credits(path_id, channel, touched_at, converted_at, value
+                                                                 ORDER BY -path_id)
+                 WHEN 'ascending' THEN attribution.rule_credits(path_id, channel, touched_at, converted_at, value
+                                                                ORDER BY path_id)
+                 ELSE attribution.rule_credits(path_id, channel, touched_at, converted_at, value ORDER BY path_id)
                END
-          FROM rnd_rows)) AS a
+          FROM (SELECT * FROM rnd_rows
+                 ORDER BY CASE WHEN o.label LIKE 'rows shuffled%' THEN random() ELSE path_id END) AS r)) AS a
   FULL JOIN expected_credit e USING (model, channel)
  GROUP BY o.label ORDER BY o.label;
+-- Many rows, and one conversion with more touches than any buffer holds at
+-- first, in orders that keep each conversion's rows together.
+CREATE TABLE many_rows AS
+SELECT c AS conversion, t AS seq, (ARRAY['a', 'b', 'Direct', 'c'])[1 + (c * 7 + t) % 4] AS channel,
+       -- touches of one conversion often share a day: ties go by row order
+       '2026-03-01'::timestamptz - ((c + t) / 2 % 80) * interval '1 day' AS touched_at,
+       '2026-03-01'::timestamptz AS converted_at, (c % 10)::float8 AS value
+  FROM generate_series(1, 20000) c, generate_series(1, 3) t
+UNION ALL
+SELECT 20001, t, (ARRAY['a', 'b', 'Direct', 'c'])[1 + t % 4], '2026-03-01'::timestamptz - t * interval '1 minute',
+       '2026-03-01', 5
+  FROM generate_series(1, 5000) t;
+CREATE TABLE many_expected AS
+SELECT o.last_n, m.model, u.channel, sum(u.w) AS conversions, sum(u.w * p.value) AS value
+  FROM (SELECT conversion, array_agg(channel ORDER BY seq) AS channels, array_agg(touched_at ORDER BY seq) AS times,
+               min(converted_at) AS converted_at, min(value) AS value
+          FROM many_rows GROUP BY conversion) p
+ CROSS JOIN (VALUES (0), (2)) AS o (last_n)
+ CROSS JOIN unnest(ARRAY['first_touch', 'last_touch', 'first_non_direct', 'last_non_direct',
+                         'linear', 'position_based', 'time_decay']) AS m (model)
+ CROSS JOIN LATERAL unnest(p.channels, attribution.path_weights(m.model, p.channels, p.times, p.converted_at,
+                                                                jsonb_build_object('last_n', o.last_n))) AS u (channel, w)
+ WHERE u.w > 0
+ GROUP BY 1, 2, 3;
+CREATE TABLE many_actual AS
+SELECT o.label, l.last_n, a.*
+  FROM (VALUES ('ascending'), ('descending'), ('big conversion in the middle')) AS o (label)
+ CROSS JOIN (VALUES (0), (2)) AS l (last_n)
+ CROSS JOIN LATERAL attribution.rule_credit_rows((
+        SELECT CASE o.label
+                 WHEN 'ascending' THEN attribution.rule_credits(conversion, channel, touched_at, converted_at, value,
+                                                                jsonb_build_object('last_n', l.last_n) ORDER BY conversion, seq)
+                 WHEN 'descending' THEN attribution.rule_credits(conversion, channel, touched_at, converted_at, value,
+                                                                 jsonb_build_object('last_n', l.last_n) ORDER BY conversion DESC, seq)
+                 ELSE attribution.rule_credits(conversion, channel, touched_at, converted_at, value, jsonb_build_object('last_n', l.last_n)
+                                               ORDER BY CASE WHEN conversion = 20001 THEN 10000.5 ELSE conversion END, seq)
+               END
+          FROM many_rows)) AS a;
+SELECT coalesce(a.label, e.label) AS label, coalesce(a.last_n, e.last_n) AS last_n, count(*) AS model_channels,
+       count(*) FILTER (WHERE e.model IS NULL OR a.model IS NULL) AS unmatched,
+       max(abs(a.conversions - e.conversions)) < 1e-6 AS conversions_agree,
+       max(abs(a.value - e.value)) < 1e-5 AS values_agree
+  FROM many_actual a
+  FULL JOIN (SELECT l.label, x.* FROM (SELECT DISTINCT label FROM many_actual) l, many_expected x) e
+    USING (label, last_n, model, channel)
+ GROUP BY 1, 2 ORDER BY 1, 2;
+DROP TABLE many_rows, many_expected, many_actual;
+
+-- Rows of a conversion that arrive apart are an error, never a wrong sum,
+-- whether keys ascended until then or not.
+DO $$
+DECLARE
+    q text;
+BEGIN
+    FOREACH q IN ARRAY ARRAY[
+        'ORDER BY touched_at < converted_at - interval ''20 days'', path_id',
+        'ORDER BY touched_at < converted_at - interval ''20 days'', -path_id',
+        'ORDER BY touched_at']
+    LOOP
+        BEGIN
+            EXECUTE format('SELECT attribution.rule_credits(path_id, channel, touched_at, converted_at, value %s) FROM rnd_rows', q);
+            RAISE NOTICE '%: no error', q;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE '%: %: %', q, SQLSTATE, SQLERRM;
+        END;
+    END LOOP;
+END
+$$;
+
 SELECT count(*) AS paths_without_eligible_touch
   FROM rnd r
  WHERE NOT EXISTS (SELECT 1 FROM unnest(r.touched_at) t

@@ -34,6 +34,9 @@ FixedFromDouble(double x, const char *what)
 
 	if (x == 0)
 		return 0;
+	/* whole numbers, the usual weights: no rounding to do */
+	if (fabs(x) < FIXED_INPUT_LIMIT && (double) (int64) x == x)
+		return ((FixedSum) (int64) x) * ((FixedSum) 1 << FIXED_FRACTION_BITS);
 	if (isnan(x) || isinf(x) || fabs(x) >= FIXED_INPUT_LIMIT)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -63,16 +66,12 @@ FixedToDouble(FixedSum x)
 	return ldexp((double) x, -FIXED_FRACTION_BITS);
 }
 
-FixedSum
-FixedAdd(FixedSum a, FixedSum b)
+void
+FixedOverflow(void)
 {
-	FixedSum	r;
-
-	if (__builtin_add_overflow(a, b, &r))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("sum of attribution weights is out of range")));
-	return r;
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("sum of attribution weights is out of range")));
 }
 
 double
@@ -106,26 +105,20 @@ NameHash(const char *s, int len)
 {
 	uint64		h = UINT64CONST(0x9E3779B97F4A7C15) ^ (uint64) len;
 
-	while (len >= 8)
+	for (int i = 0; i + 8 < len; i += 8)
 	{
-		uint64		w;
-
-		memcpy(&w, s, 8);
-		h = (h ^ w) * UINT64CONST(0xff51afd7ed558ccd);
+		h = (h ^ Load8(s + i)) * UINT64CONST(0xff51afd7ed558ccd);
 		h ^= h >> 32;
-		s += 8;
-		len -= 8;
 	}
 	if (len > 0)
-	{
-		uint64		w = 0;
-
-		memcpy(&w, s, len);
-		h = (h ^ w) * UINT64CONST(0xc4ceb9fe1a85ec53);
-		h ^= h >> 29;
-	}
+		h ^= TailWord(s, len);
+	/* the 64-bit finaliser of MurmurHash3: every input bit reaches the low bits */
+	h ^= h >> 33;
 	h *= UINT64CONST(0xff51afd7ed558ccd);
-	return (uint32) (h >> 32);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
 }
 
 void
@@ -139,29 +132,7 @@ ChannelDictInit(ChannelDict *dict)
 	dict->nslots = 64;
 	dict->slots = palloc(sizeof(int) * dict->nslots);
 	memset(dict->slots, -1, sizeof(int) * dict->nslots);
-}
-
-/* Equality of short names without a library call. */
-static inline bool
-SameName(const char *a, const char *b, int len)
-{
-	while (len >= 8)
-	{
-		uint64		x;
-		uint64		y;
-
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		if (x != y)
-			return false;
-		a += 8;
-		b += 8;
-		len -= 8;
-	}
-	while (len-- > 0)
-		if (*a++ != *b++)
-			return false;
-	return true;
+	memset(dict->quick, -1, sizeof(dict->quick));
 }
 
 static void
@@ -183,10 +154,13 @@ ChannelDictRehash(ChannelDict *dict)
 	}
 }
 
-int
-ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
+/*
+ * Hash-table search for a name of hash h: its id, or -1 with *slot set to
+ * the empty slot where it would go.
+ */
+static int
+ChannelDictProbe(const ChannelDict *dict, const char *name, int len, uint32 h, int *slot)
 {
-	uint32		h = NameHash(name, len);
 	int			mask = dict->nslots - 1;
 	int			s = h & mask;
 
@@ -195,11 +169,23 @@ ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
 		int			id = dict->slots[s];
 
 		if (dict->hashes[id] == h && dict->lens[id] == len &&
-			SameName(dict->names[id], name, len))
+			ChannelNameEqual(dict->names[id], name, len))
 			return id;
 		s = (s + 1) & mask;
 	}
+	*slot = s;
 	return -1;
+}
+
+int
+ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
+{
+	int			s;
+	int			id = ChannelDictQuick(dict, name, len);
+
+	if (id >= 0)
+		return id;
+	return ChannelDictProbe(dict, name, len, NameHash(name, len), &s);
 }
 
 /*
@@ -209,18 +195,18 @@ ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
 int
 ChannelDictIntern(ChannelDict *dict, const char *name, int len)
 {
-	uint32		h = NameHash(name, len);
-	int			mask = dict->nslots - 1;
-	int			s = h & mask;
-	int			id;
+	uint32		h;
+	int			s;
+	int			id = ChannelDictQuick(dict, name, len);
 
-	while (dict->slots[s] >= 0)
+	if (id >= 0)
+		return id;
+	h = NameHash(name, len);
+	id = ChannelDictProbe(dict, name, len, h, &s);
+	if (id >= 0)
 	{
-		id = dict->slots[s];
-		if (dict->hashes[id] == h && dict->lens[id] == len &&
-			SameName(dict->names[id], name, len))
-			return id;
-		s = (s + 1) & mask;
+		dict->quick[ChannelQuickSlot(name, len)] = id;
+		return id;
 	}
 	if (dict->count == dict->capacity)
 	{
@@ -234,7 +220,9 @@ ChannelDictIntern(ChannelDict *dict, const char *name, int len)
 	dict->lens[id] = len;
 	dict->hashes[id] = h;
 	dict->slots[s] = id;
-	if (dict->count * 2 > dict->nslots)
+	dict->quick[ChannelQuickSlot(name, len)] = id;
+	/* at most a quarter full: probes rarely go past the first slot */
+	if (dict->count * 4 > dict->nslots)
 		ChannelDictRehash(dict);
 	return id;
 }
@@ -475,6 +463,7 @@ PathToIds(ArrayType *path, ChannelDict *dict, int32 **ids, int *cap)
 		bool		isnull;
 		Datum		d = array_iter_next(&it, &isnull, i, -1, false, TYPALIGN_INT);
 		text	   *t;
+		int			id;
 
 		if (isnull)
 			ereport(ERROR,
@@ -486,7 +475,8 @@ PathToIds(ArrayType *path, ChannelDict *dict, int32 **ids, int *cap)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("path must not contain empty channel names")));
-		(*ids)[i] = ChannelDictIntern(dict, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		id = ChannelDictQuick(dict, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		(*ids)[i] = id >= 0 ? id : ChannelDictIntern(dict, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	}
 	return n;
 }

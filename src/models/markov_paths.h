@@ -30,7 +30,18 @@ typedef int128 FixedSum;
 
 extern FixedSum FixedFromDouble(double x, const char *what);
 extern double FixedToDouble(FixedSum x);
-extern FixedSum FixedAdd(FixedSum a, FixedSum b);
+extern void FixedOverflow(void) pg_attribute_noreturn();
+
+/* a + b, raising an error on overflow; inline: run for every transition */
+static inline FixedSum
+FixedAdd(FixedSum a, FixedSum b)
+{
+	FixedSum	r;
+
+	if (unlikely(__builtin_add_overflow(a, b, &r)))
+		FixedOverflow();
+	return r;
+}
 
 /* Reads an optional float8 argument: NULL is 0, NaN and infinities fail. */
 extern double ModelArgDouble(FunctionCallInfo fcinfo, int argno, const char *what,
@@ -41,6 +52,70 @@ extern double ModelArgDouble(FunctionCallInfo fcinfo, int argno, const char *wha
  * order.  Ids are local to one aggregate state; results are always put in
  * the canonical order (names sorted by bytes) before anything is computed.
  */
+/*
+ * Unaligned loads of 8 and 4 bytes, compiled to single instructions.
+ */
+static inline uint64
+Load8(const char *s)
+{
+	uint64		w;
+
+	memcpy(&w, s, 8);
+	return w;
+}
+
+static inline uint64
+Load4(const char *s)
+{
+	uint32		w;
+
+	memcpy(&w, s, 4);
+	return w;
+}
+
+/*
+ * The last word of a name of len > 0 bytes: the final 8 bytes (overlapping
+ * earlier words) when there are that many, else every byte packed.  Shorter
+ * names are never read past their end.
+ */
+static inline uint64
+TailWord(const char *s, int len)
+{
+	if (len >= 8)
+		return Load8(s + len - 8);
+	if (len >= 4)
+		return (Load4(s) << 32) | Load4(s + len - 4);
+	return (uint64) (unsigned char) s[0] |
+		((uint64) (unsigned char) s[len / 2] << 8) |
+		((uint64) (unsigned char) s[len - 1] << 16);
+}
+
+/* Equality of two names of the same length, without a library call. */
+static inline bool
+ChannelNameEqual(const char *a, const char *b, int len)
+{
+	for (int i = 0; i + 8 < len; i += 8)
+		if (Load8(a + i) != Load8(b + i))
+			return false;
+	return len == 0 || TailWord(a, len) == TailWord(b, len);
+}
+
+#define CHANNEL_QUICK_SLOTS 256
+
+/*
+ * Slot of a name in the dictionary's quick table: from its length and its
+ * first and last bytes, a few instructions.  Channel names usually differ
+ * there, so most lookups need one comparison and no hash.
+ */
+static inline int
+ChannelQuickSlot(const char *name, int len)
+{
+	if (len == 0)
+		return 0;
+	return (len * 151 + (unsigned char) name[0] * 31 + (unsigned char) name[len - 1] * 7) &
+		(CHANNEL_QUICK_SLOTS - 1);
+}
+
 typedef struct ChannelDict
 {
 	int			count;
@@ -50,7 +125,19 @@ typedef struct ChannelDict
 	uint32	   *hashes;
 	int		   *slots;			/* open addressing, -1 = empty */
 	int			nslots;
+	int			quick[CHANNEL_QUICK_SLOTS]; /* the id last found at a quick slot, or -1 */
 } ChannelDict;
+
+/* The id of name when the quick table knows it, else -1. */
+static inline int
+ChannelDictQuick(const ChannelDict *dict, const char *name, int len)
+{
+	int			id = dict->quick[ChannelQuickSlot(name, len)];
+
+	if (id >= 0 && dict->lens[id] == len && ChannelNameEqual(dict->names[id], name, len))
+		return id;
+	return -1;
+}
 
 extern void ChannelDictInit(ChannelDict *dict);
 extern int	ChannelDictIntern(ChannelDict *dict, const char *name, int len);

@@ -191,6 +191,118 @@ RuleKeptTouches(const RuleOptions *opts, int n, const double *age_days,
 }
 
 /*
+ * The one kept touch (its position in kept) that a single-touch model
+ * credits: first_touch, last_touch, first_non_direct or last_non_direct.
+ */
+int
+RulePick(RuleModel model, int k, const int *kept, const bool *is_direct)
+{
+	int			pick;
+
+	switch (model)
+	{
+		case RULE_FIRST_TOUCH:
+			return 0;
+		case RULE_FIRST_NON_DIRECT:
+			/* an all-Direct path credits its first touch */
+			for (pick = 0; pick < k && is_direct[kept[pick]]; pick++)
+				;
+			return pick == k ? 0 : pick;
+		case RULE_LAST_NON_DIRECT:
+			/* an all-Direct path credits its last touch */
+			for (pick = k - 1; pick >= 0 && is_direct[kept[pick]]; pick--)
+				;
+			return pick < 0 ? k - 1 : pick;
+		default:
+			return k - 1;
+	}
+}
+
+/*
+ * The seven models need no chronological sort when every eligible touch
+ * takes part (no last_n): one pass finds the eligible touches, the newest
+ * age and the four single-touch picks, ties broken as the sort would
+ * (oldest first, equal ages in input order).  Returns false when the
+ * options need the sorted path; otherwise fills picks, whose k is 0 when
+ * no touch is eligible.  Eligible touches are marked in eligible[].
+ */
+bool
+RuleScanPath(const RuleOptions *opts, int n, const double *age_days, const bool *is_direct,
+			 bool *eligible, RulePicks *picks)
+{
+	bool		window = opts->lookback_days > 0 && !isinf(opts->lookback_days);
+	int			first = -1,
+				last = -1,
+				first_nd = -1,
+				last_nd = -1;
+	int			i;
+
+	if (opts->last_n > 0)
+		return false;
+	picks->k = 0;
+	for (i = 0; i < n; i++)
+	{
+		double		age = age_days[i];
+
+		eligible[i] = !(age < 0 || isnan(age) || (window && age > opts->lookback_days));
+		if (!eligible[i])
+			continue;
+		picks->k++;
+		/* first: the oldest, the earliest row among equals; last: the newest, the latest row */
+		if (first < 0 || age > age_days[first])
+			first = i;
+		if (last < 0 || age <= age_days[last])
+			last = i;
+		if (!is_direct[i])
+		{
+			if (first_nd < 0 || age > age_days[first_nd])
+				first_nd = i;
+			if (last_nd < 0 || age <= age_days[last_nd])
+				last_nd = i;
+		}
+	}
+	picks->pick[RULE_FIRST_TOUCH] = first;
+	picks->pick[RULE_LAST_TOUCH] = last;
+	/* an all-Direct path credits its first / last touch */
+	picks->pick[RULE_FIRST_NON_DIRECT] = first_nd >= 0 ? first_nd : first;
+	picks->pick[RULE_LAST_NON_DIRECT] = last_nd >= 0 ? last_nd : last;
+	picks->newest = last >= 0 ? age_days[last] : 0.0;
+	return true;
+}
+
+/*
+ * time_decay weight of a touch before normalisation.  Ages are taken
+ * relative to the most recent kept touch: the common factor cancels in the
+ * normalisation, and this way the largest term is exactly 1, so old paths
+ * never underflow to 0/0.
+ */
+double
+RuleDecay(const RuleOptions *opts, double age_days, double newest_age_days)
+{
+	return exp2(-(age_days - newest_age_days) / opts->half_life_days);
+}
+
+/*
+ * position_based weight of the touch at chronological position pos of k.
+ */
+double
+RulePositionWeight(const RuleOptions *opts, int pos, int k)
+{
+	double		middle;
+
+	if (k == 1)
+		return 1.0;
+	if (k == 2)
+		return 0.5;
+	if (pos == 0)
+		return opts->first_share;
+	if (pos == k - 1)
+		return opts->last_share;
+	middle = (1.0 - opts->first_share - opts->last_share) / (k - 2);
+	return middle < 0 ? 0 : middle;
+}
+
+/*
  * Weights of one model over the k kept touches (k >= 1): out[i] is the
  * weight of touch kept[i].  Several models over one path share the kept
  * list, which is why this is separate from RuleWeights.
@@ -207,34 +319,10 @@ RuleKeptWeights(RuleModel model, const RuleOptions *opts, int k, const int *kept
 		case RULE_LAST_TOUCH:
 		case RULE_FIRST_NON_DIRECT:
 		case RULE_LAST_NON_DIRECT:
-			{
-				int			pick;
-
-				for (i = 0; i < k; i++)
-					out[i] = 0.0;
-				if (model == RULE_FIRST_TOUCH)
-					pick = 0;
-				else if (model == RULE_LAST_TOUCH)
-					pick = k - 1;
-				else if (model == RULE_FIRST_NON_DIRECT)
-				{
-					/* an all-Direct path credits its first touch */
-					for (pick = 0; pick < k && is_direct[kept[pick]]; pick++)
-						;
-					if (pick == k)
-						pick = 0;
-				}
-				else
-				{
-					/* an all-Direct path credits its last touch */
-					for (pick = k - 1; pick >= 0 && is_direct[kept[pick]]; pick--)
-						;
-					if (pick < 0)
-						pick = k - 1;
-				}
-				out[pick] = 1.0;
-				break;
-			}
+			for (i = 0; i < k; i++)
+				out[i] = 0.0;
+			out[RulePick(model, k, kept, is_direct)] = 1.0;
+			break;
 
 		case RULE_LINEAR:
 			for (i = 0; i < k; i++)
@@ -242,40 +330,18 @@ RuleKeptWeights(RuleModel model, const RuleOptions *opts, int k, const int *kept
 			break;
 
 		case RULE_POSITION_BASED:
-			if (k == 1)
-				out[0] = 1.0;
-			else if (k == 2)
-			{
-				out[0] = 0.5;
-				out[1] = 0.5;
-			}
-			else
-			{
-				double		middle = (1.0 - opts->first_share - opts->last_share) / (k - 2);
-
-				if (middle < 0)
-					middle = 0;
-				for (i = 1; i < k - 1; i++)
-					out[i] = middle;
-				out[0] = opts->first_share;
-				out[k - 1] = opts->last_share;
-			}
+			for (i = 0; i < k; i++)
+				out[i] = RulePositionWeight(opts, i, k);
 			break;
 
 		case RULE_TIME_DECAY:
 			{
-				/*
-				 * Ages are taken relative to the most recent kept touch: the
-				 * common factor cancels in the normalisation, and this way
-				 * the largest term is exactly 1, so old paths never
-				 * underflow to 0/0.
-				 */
 				double		newest = age_days[kept[k - 1]];
 				double		sum = 0.0;
 
 				for (i = 0; i < k; i++)
 				{
-					out[i] = exp2(-(age_days[kept[i]] - newest) / opts->half_life_days);
+					out[i] = RuleDecay(opts, age_days[kept[i]], newest);
 					sum += out[i];
 				}
 				for (i = 0; i < k; i++)

@@ -43,12 +43,25 @@ typedef struct RuleOptions
 #define RULE_DEFAULT_FIRST_SHARE 0.4
 #define RULE_DEFAULT_LAST_SHARE 0.4
 
+/* The single-touch picks of a path, as RuleScanPath finds them. */
+typedef struct RulePicks
+{
+	int			k;				/* eligible touches */
+	int			pick[4];		/* by RuleModel, first four models */
+	double		newest;			/* age of the newest eligible touch */
+} RulePicks;
+
 extern bool RuleModelFromName(const char *name, RuleModel *model);
 extern void RuleOptionsDefault(RuleOptions *opts);
 extern const char *RuleOptionsProblem(const RuleOptions *opts);
 extern void RuleChronologicalOrder(int n, const double *age_days, int *order, int *tmp);
 extern int	RuleKeptTouches(const RuleOptions *opts, int n, const double *age_days,
 							const int *order, int *kept);
+extern int	RulePick(RuleModel model, int k, const int *kept, const bool *is_direct);
+extern bool RuleScanPath(const RuleOptions *opts, int n, const double *age_days, const bool *is_direct,
+						 bool *eligible, RulePicks *picks);
+extern double RuleDecay(const RuleOptions *opts, double age_days, double newest_age_days);
+extern double RulePositionWeight(const RuleOptions *opts, int pos, int k);
 extern void RuleKeptWeights(RuleModel model, const RuleOptions *opts, int k, const int *kept,
 							const double *age_days, const bool *is_direct, double *out);
 extern int	RuleWeights(RuleModel model, const RuleOptions *opts, int n,

@@ -5,12 +5,16 @@
  *
  * Analysts with touches in long form (one row per conversion and touch)
  * want per-channel credit without building a path array per conversion and
- * expanding it again.  The aggregate takes the rows in any order: it keeps
- * each conversion's touches in a list (rows of one conversion usually
- * arrive together, so the last conversion is remembered to skip the hash
- * lookup) and interns channel names to small numbers.  The final function
- * runs every model on every conversion (rules.c) and returns, as jsonb, one
- * element per model and channel:
+ * expanding it again.  The rows of one conversion must come together, as
+ * they do from a table clustered or ordered by conversion, from a GROUP BY
+ * or from an ORDER BY inside the call; conversions may come in any order.
+ * A conversion is complete when the next one starts: its models run at
+ * once, on touches still in cache, and nothing but its key is kept.  A
+ * conversion whose rows arrive again after another one started is an
+ * error, never a silently wrong sum.  While keys ascend, that check needs
+ * no lookup; otherwise a hash set of finished keys answers it.
+ *
+ * The final function returns, as jsonb, one element per model and channel:
  *		{"model": ..., "channel": ..., "conversions": ..., "value": ...}
  * conversions is the sum of weights, value the sum of value x weight; a
  * conversion with no touch in the window counts under "(unattributed)", so
@@ -30,6 +34,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "models/markov_paths.h"
 #include "models/rules.h"
 #include "models/rules_sql.h"
 
@@ -38,29 +43,12 @@ PG_FUNCTION_INFO_V1(attr_rule_credits_finalfn);
 
 #define UNATTRIBUTED "(unattributed)"
 
-typedef struct AggTouch
-{
-	TimestampTz at;
-	int32		channel;
-	int32		next;			/* previous touch of the conversion, or -1 */
-} AggTouch;
-
-typedef struct AggConversion
+/* finished conversion keys, once they stop ascending */
+typedef struct KeySlot
 {
 	int64		key;
-	TimestampTz converted_at;
-	double		value;
-	int32		last;			/* most recently added touch, or -1 */
-	int32		ntouches;
-} AggConversion;
-
-/* conversion key -> index into AggState.conversions */
-typedef struct ConvSlot
-{
-	int64		key;
-	int32		index;
 	char		status;
-} ConvSlot;
+} KeySlot;
 
 static inline uint32
 HashConversionKey(int64 key)
@@ -76,8 +64,8 @@ HashConversionKey(int64 key)
 	return (uint32) h;
 }
 
-#define SH_PREFIX convhash
-#define SH_ELEMENT_TYPE ConvSlot
+#define SH_PREFIX keyset
+#define SH_ELEMENT_TYPE KeySlot
 #define SH_KEY_TYPE int64
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) HashConversionKey(k)
@@ -87,127 +75,285 @@ HashConversionKey(int64 key)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* Per model and channel: the sum of weights and of value x weight. */
+typedef struct CreditSum
+{
+	double		conversions;
+	double		value;
+} CreditSum;
+
 typedef struct AggState
 {
 	MemoryContext cxt;
-	convhash_hash *index;
-	AggConversion *conversions;
-	int32		nconversions;
-	int32		conversion_cap;
-	int32		current;		/* conversion of the previous row, or -1 */
-	AggTouch   *touches;
-	int32		ntouches;
-	int32		touch_cap;
-	/* channel names, interned in an open-addressing table */
-	char	  **names;
-	int		   *lens;
-	int32		nchannels;
-	int32		channel_cap;
-	int32	   *slots;			/* channel number + 1, 0 for empty */
-	int32		nslots;
-	int32		last_channel;
+	/* the conversion being read */
+	bool		open;
+	int64		key;
+	TimestampTz converted_at;
+	double		value;
+	int32		n;				/* its touches so far */
+	int32		cap;
+	TimestampTz *at;
+	int32	   *channel;
+	/* scratch for the models, cap entries each */
+	double	   *age;
+	bool	   *is_direct;
+	int		   *order;
+	int		   *work;
+	int		   *kept;
+	double	   *weights;
+	/* finished conversions: ascending keys need only the last one */
+	int64		nfinished;
+	bool		ascending;
+	int64		last_finished;
+	keyset_hash *finished;		/* made when keys stop ascending */
+	int64	   *ascended;		/* keys finished while ascending */
+	int64		nascended;
+	int64		ascended_cap;
+	/* channels and sums */
+	ChannelDict dict;
+	int32		direct;
+	int32		unattributed;
+	CreditSum  *sums;			/* [channel * RULE_NUM_MODELS + model] */
+	int32		sums_cap;		/* channels the sums have room for */
 	RuleOptions opts;
-	char	   *direct;
 } AggState;
 
-/*
- * Hash of a channel name from its length and first and last eight bytes:
- * cheap on the short names channels have; collisions only cost a probe.
- */
-static inline uint32
-HashChannel(const char *s, int len)
+static void
+ReserveTouches(AggState *st, int32 n)
 {
-	uint64		head = 0;
-	uint64		tail = 0;
-
-	memcpy(&head, s, Min(len, 8));
-	if (len > 8)
-		memcpy(&tail, s + len - Min(len - 8, 8), Min(len - 8, 8));
-	head = head * UINT64CONST(0x9e3779b97f4a7c15) ^ (tail + (uint64) len) * UINT64CONST(0xc2b2ae3d27d4eb4f);
-	return (uint32) (head >> 32) ^ (uint32) head;
+	if (n <= st->cap)
+		return;
+	st->cap = Max(n, st->cap * 2);
+	st->at = repalloc_huge(st->at, sizeof(TimestampTz) * st->cap);
+	st->channel = repalloc_huge(st->channel, sizeof(int32) * st->cap);
+	st->age = repalloc_huge(st->age, sizeof(double) * st->cap);
+	st->is_direct = repalloc_huge(st->is_direct, sizeof(bool) * st->cap);
+	st->order = repalloc_huge(st->order, sizeof(int) * st->cap);
+	st->work = repalloc_huge(st->work, sizeof(int) * st->cap);
+	st->kept = repalloc_huge(st->kept, sizeof(int) * st->cap);
+	st->weights = repalloc_huge(st->weights, sizeof(double) * st->cap);
 }
 
-static int32
-InternChannel(AggState *st, const char *s, int len)
+/*
+ * The channel number of a name; the sums grow with the channels.  Runs in
+ * the aggregate's memory context, where the dictionary lives.
+ */
+static inline int32
+Channel(AggState *st, const char *name, int len)
 {
-	uint32		h;
-	int32		i;
+	int32		c = ChannelDictQuick(&st->dict, name, len);
 
-	if (st->last_channel >= 0 && st->lens[st->last_channel] == len &&
-		memcmp(st->names[st->last_channel], s, len) == 0)
-		return st->last_channel;
-
-	/* keep the table at most half full */
-	if ((st->nchannels + 1) * 2 > st->nslots)
+	if (likely(c >= 0))
+		return c;
+	c = ChannelDictIntern(&st->dict, name, len);
+	if (c >= st->sums_cap)
 	{
-		int32		nslots = st->nslots * 2;
-		int32	   *slots = MemoryContextAllocZero(st->cxt, sizeof(int32) * nslots);
-		int32		c;
+		int32		cap = st->sums_cap * 2;
 
-		for (c = 0; c < st->nchannels; c++)
-		{
-			i = HashChannel(st->names[c], st->lens[c]) & (nslots - 1);
-			while (slots[i] != 0)
-				i = (i + 1) & (nslots - 1);
-			slots[i] = c + 1;
-		}
-		pfree(st->slots);
-		st->slots = slots;
-		st->nslots = nslots;
+		st->sums = repalloc(st->sums, sizeof(CreditSum) * RULE_NUM_MODELS * cap);
+		memset(st->sums + RULE_NUM_MODELS * st->sums_cap, 0,
+			   sizeof(CreditSum) * RULE_NUM_MODELS * (cap - st->sums_cap));
+		st->sums_cap = cap;
 	}
-
-	h = HashChannel(s, len);
-	for (i = h & (st->nslots - 1); st->slots[i] != 0; i = (i + 1) & (st->nslots - 1))
-	{
-		int32		c = st->slots[i] - 1;
-
-		if (st->lens[c] == len && memcmp(st->names[c], s, len) == 0)
-			return st->last_channel = c;
-	}
-
-	if (st->nchannels == st->channel_cap)
-	{
-		st->channel_cap *= 2;
-		st->names = repalloc(st->names, sizeof(char *) * st->channel_cap);
-		st->lens = repalloc(st->lens, sizeof(int) * st->channel_cap);
-	}
-	st->names[st->nchannels] = MemoryContextAlloc(st->cxt, len + 1);
-	memcpy(st->names[st->nchannels], s, len);
-	st->names[st->nchannels][len] = '\0';
-	st->lens[st->nchannels] = len;
-	st->slots[i] = st->nchannels + 1;
-	return st->last_channel = st->nchannels++;
+	return c;
 }
 
 static AggState *
 CreateState(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 {
-	MemoryContext old = MemoryContextSwitchTo(aggcxt);
 	AggState   *st = palloc0(sizeof(AggState));
+	char	   *direct;
 
 	st->cxt = aggcxt;
-	st->index = convhash_create(aggcxt, 1024, NULL);
-	st->conversion_cap = 1024;
-	st->conversions = palloc(sizeof(AggConversion) * st->conversion_cap);
-	st->current = -1;
-	st->touch_cap = 1024;
-	st->touches = palloc(sizeof(AggTouch) * st->touch_cap);
-	st->channel_cap = 16;
-	st->names = palloc(sizeof(char *) * st->channel_cap);
-	st->lens = palloc(sizeof(int) * st->channel_cap);
-	st->nslots = 32;
-	st->slots = palloc0(sizeof(int32) * st->nslots);
-	st->last_channel = -1;
+	st->cap = 64;
+	st->at = palloc(sizeof(TimestampTz) * st->cap);
+	st->channel = palloc(sizeof(int32) * st->cap);
+	st->age = palloc(sizeof(double) * st->cap);
+	st->is_direct = palloc(sizeof(bool) * st->cap);
+	st->order = palloc(sizeof(int) * st->cap);
+	st->work = palloc(sizeof(int) * st->cap);
+	st->kept = palloc(sizeof(int) * st->cap);
+	st->weights = palloc(sizeof(double) * st->cap);
+	st->ascending = true;
+	ChannelDictInit(&st->dict);
+	st->sums_cap = 16;
+	st->sums = palloc0(sizeof(CreditSum) * RULE_NUM_MODELS * st->sums_cap);
 
 	if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
-		RuleOptionsFromJsonb(PG_GETARG_JSONB_P(6), &st->opts, &st->direct);
+		RuleOptionsFromJsonb(PG_GETARG_JSONB_P(6), &st->opts, &direct);
 	else
 	{
 		RuleOptionsDefault(&st->opts);
-		st->direct = pstrdup(RULE_DEFAULT_DIRECT_CHANNEL);
+		direct = pstrdup(RULE_DEFAULT_DIRECT_CHANNEL);
 	}
-	MemoryContextSwitchTo(old);
+	/* the names the models and the output need, interned like any other */
+	st->direct = Channel(st, direct, strlen(direct));
+	st->unattributed = Channel(st, UNATTRIBUTED, strlen(UNATTRIBUTED));
 	return st;
+}
+
+/* Adds one touch's weight under one model. */
+static inline void
+AddCredit(AggState *st, int32 channel, int m, double weight)
+{
+	CreditSum  *s = &st->sums[channel * RULE_NUM_MODELS + m];
+
+	s->conversions += weight;
+	s->value += weight * st->value;
+}
+
+/*
+ * Credit of a conversion with no eligible touch: "(unattributed)".
+ */
+static void
+CreditUnattributed(AggState *st)
+{
+	for (int m = 0; m < RULE_NUM_MODELS; m++)
+		AddCredit(st, st->unattributed, m, 1.0);
+}
+
+/*
+ * The models over the chronologically sorted path, for options that need
+ * the order (last_n).
+ */
+static void
+CreditSorted(AggState *st)
+{
+	int			k;
+
+	RuleChronologicalOrder(st->n, st->age, st->order, st->work);
+	k = RuleKeptTouches(&st->opts, st->n, st->age, st->order, st->kept);
+	if (k == 0)
+	{
+		CreditUnattributed(st);
+		return;
+	}
+	for (int m = 0; m < RULE_NUM_MODELS; m++)
+	{
+		RuleKeptWeights((RuleModel) m, &st->opts, k, st->kept, st->age, st->is_direct, st->weights);
+		for (int i = 0; i < k; i++)
+			if (st->weights[i] != 0)
+				AddCredit(st, st->channel[st->kept[i]], m, st->weights[i]);
+	}
+}
+
+/*
+ * Runs the models on the open conversion and adds its credit to the sums.
+ * With every eligible touch taking part, no sort is needed: the picks and
+ * one pass over the touches give all seven models.
+ */
+static void
+CreditOpenConversion(AggState *st)
+{
+	int32		n = st->n;
+	RulePicks	picks;
+	bool	   *eligible = (bool *) st->work;
+	double		decay_sum = 0.0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		st->age[i] = (double) (st->converted_at - st->at[i]) / (double) USECS_PER_DAY;
+		st->is_direct[i] = st->channel[i] == st->direct;
+	}
+	if (!RuleScanPath(&st->opts, n, st->age, st->is_direct, eligible, &picks))
+	{
+		CreditSorted(st);
+		return;
+	}
+	if (picks.k == 0)
+	{
+		CreditUnattributed(st);
+		return;
+	}
+	for (int m = RULE_FIRST_TOUCH; m <= RULE_LAST_NON_DIRECT; m++)
+		AddCredit(st, st->channel[picks.pick[m]], m, 1.0);
+	for (i = 0; i < n; i++)
+	{
+		if (!eligible[i])
+			continue;
+		st->weights[i] = RuleDecay(&st->opts, st->age[i], picks.newest);
+		decay_sum += st->weights[i];
+	}
+	for (i = 0; i < n; i++)
+	{
+		int			pos;
+
+		if (!eligible[i])
+			continue;
+		/* position_based only tells the first, the last and the middle apart */
+		pos = i == picks.pick[RULE_FIRST_TOUCH] ? 0 :
+			i == picks.pick[RULE_LAST_TOUCH] ? picks.k - 1 : 1;
+		AddCredit(st, st->channel[i], RULE_LINEAR, 1.0 / picks.k);
+		AddCredit(st, st->channel[i], RULE_POSITION_BASED, RulePositionWeight(&st->opts, pos, picks.k));
+		AddCredit(st, st->channel[i], RULE_TIME_DECAY, st->weights[i] / decay_sum);
+	}
+}
+
+/*
+ * Credits the open conversion and remembers its key, so that rows of it
+ * arriving later are caught.
+ */
+static void
+FinishConversion(AggState *st)
+{
+	CreditOpenConversion(st);
+	st->open = false;
+	st->nfinished++;
+	if (st->ascending)
+	{
+		if (st->nascended == st->ascended_cap)
+		{
+			st->ascended_cap = Max(1024, st->ascended_cap * 2);
+			st->ascended = st->ascended ?
+				repalloc_huge(st->ascended, sizeof(int64) * st->ascended_cap) :
+				MemoryContextAllocHuge(st->cxt, sizeof(int64) * st->ascended_cap);
+		}
+		st->ascended[st->nascended++] = st->key;
+		st->last_finished = st->key;
+	}
+	else
+	{
+		bool		found;
+
+		keyset_insert(st->finished, st->key, &found);
+	}
+}
+
+static void
+RowsApart(int64 key)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("rows of conversion " INT64_FORMAT " reached rule_credits apart from each other", key),
+			 errdetail("Every row of a conversion must come before the rows of the next conversion."),
+			 errhint("Order the rows inside the call: attribution.rule_credits(... ORDER BY conversion).")));
+}
+
+/*
+ * A row starts a new conversion: make sure it was not finished before.
+ */
+static void
+CheckNewConversion(AggState *st, int64 key)
+{
+	if (st->ascending)
+	{
+		if (st->nfinished == 0 || key > st->last_finished)
+			return;
+		/* keys stop ascending: from now on finished keys go to a hash set */
+		st->ascending = false;
+		st->finished = keyset_create(st->cxt, Max(1024, st->nascended * 2), NULL);
+		for (int64 i = 0; i < st->nascended; i++)
+		{
+			bool		found;
+
+			keyset_insert(st->finished, st->ascended[i], &found);
+		}
+		pfree(st->ascended);
+		st->ascended = NULL;
+	}
+	if (keyset_lookup(st->finished, key) != NULL)
+		RowsApart(key);
 }
 
 /*
@@ -219,86 +365,56 @@ Datum
 attr_rule_credits_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
+	MemoryContext old;
 	AggState   *st;
 	int64		key;
 	text	   *channel;
-	AggConversion *conv;
-	AggTouch   *touch;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "rule_credits transition function called outside an aggregate");
 
+	old = MemoryContextSwitchTo(aggcxt);
 	st = PG_ARGISNULL(0) ? CreateState(fcinfo, aggcxt) : (AggState *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+	{
+		MemoryContextSwitchTo(old);
 		PG_RETURN_POINTER(st);
+	}
 
 	key = PG_GETARG_INT64(1);
-	if (st->current < 0 || st->conversions[st->current].key != key)
+	if (!st->open || st->key != key)
 	{
-		bool		found;
-		ConvSlot   *slot = convhash_insert(st->index, key, &found);
-
-		if (!found)
-		{
-			if (st->nconversions == st->conversion_cap)
-			{
-				st->conversion_cap *= 2;
-				st->conversions = repalloc_huge(st->conversions,
-												sizeof(AggConversion) * (Size) st->conversion_cap);
-			}
-			slot->index = st->nconversions++;
-			conv = &st->conversions[slot->index];
-			conv->key = key;
-			conv->converted_at = PG_GETARG_TIMESTAMPTZ(4);
-			conv->value = PG_ARGISNULL(5) ? 0.0 : PG_GETARG_FLOAT8(5);
-			if (isnan(conv->value) || isinf(conv->value))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("conversion " INT64_FORMAT " has a value that is not a finite number", key)));
-			conv->last = -1;
-			conv->ntouches = 0;
-		}
-		st->current = slot->index;
+		if (st->open)
+			FinishConversion(st);
+		CheckNewConversion(st, key);
+		st->open = true;
+		st->key = key;
+		st->converted_at = PG_GETARG_TIMESTAMPTZ(4);
+		st->value = PG_ARGISNULL(5) ? 0.0 : PG_GETARG_FLOAT8(5);
+		if (isnan(st->value) || isinf(st->value))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("conversion " INT64_FORMAT " has a value that is not a finite number", key)));
+		st->n = 0;
 	}
-	conv = &st->conversions[st->current];
-
-	if (st->ntouches == st->touch_cap)
-	{
-		st->touch_cap *= 2;
-		st->touches = repalloc_huge(st->touches, sizeof(AggTouch) * (Size) st->touch_cap);
-	}
+	if (unlikely(st->n == st->cap))
+		ReserveTouches(st, st->n + 1);
 	channel = PG_GETARG_TEXT_PP(2);
-	touch = &st->touches[st->ntouches];
-	touch->at = PG_GETARG_TIMESTAMPTZ(3);
-	touch->channel = InternChannel(st, VARDATA_ANY(channel), VARSIZE_ANY_EXHDR(channel));
-	touch->next = conv->last;
-	conv->last = st->ntouches++;
-	conv->ntouches++;
+	st->at[st->n] = PG_GETARG_TIMESTAMPTZ(3);
+	st->channel[st->n] = Channel(st, VARDATA_ANY(channel), VARSIZE_ANY_EXHDR(channel));
+	st->n++;
 
+	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(st);
 }
 
 /*
- * Run the models on every conversion and return the sums as jsonb.
+ * Credit the last conversion and return the sums as jsonb.
  */
 Datum
 attr_rule_credits_finalfn(PG_FUNCTION_ARGS)
 {
 	AggState   *st;
-	int32		ci;
-	int32		nch;
-	int32		unattributed;
-	int32		direct;
-	double	   *conv_sum;
-	double	   *value_sum;
-	int32		cap = 16;
-	double	   *age;
-	bool	   *is_direct;
-	int32	   *channel;
-	int		   *order;
-	int		   *work;
-	int		   *kept;
-	double	   *weights;
 	StringInfoData out;
 	bool		first = true;
 	int			m,
@@ -307,88 +423,31 @@ attr_rule_credits_finalfn(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = (AggState *) PG_GETARG_POINTER(0);
-
-	/* the names the output needs, interned like any other */
-	unattributed = InternChannel(st, UNATTRIBUTED, strlen(UNATTRIBUTED));
-	direct = InternChannel(st, st->direct, strlen(st->direct));
-	nch = st->nchannels;
-	conv_sum = palloc0(sizeof(double) * RULE_NUM_MODELS * nch);
-	value_sum = palloc0(sizeof(double) * RULE_NUM_MODELS * nch);
-
-	age = palloc(sizeof(double) * cap);
-	is_direct = palloc(sizeof(bool) * cap);
-	channel = palloc(sizeof(int32) * cap);
-	order = palloc(sizeof(int) * cap);
-	work = palloc(sizeof(int) * cap);
-	kept = palloc(sizeof(int) * cap);
-	weights = palloc(sizeof(double) * cap);
-
-	for (ci = 0; ci < st->nconversions; ci++)
+	if (st->open)
 	{
-		AggConversion *conv = &st->conversions[ci];
-		int32		n = conv->ntouches;
-		int32		t,
-					i,
-					k;
+		MemoryContext old = MemoryContextSwitchTo(st->cxt);
 
-		if (n > cap)
-		{
-			cap = Max(n, cap * 2);
-			age = repalloc(age, sizeof(double) * cap);
-			is_direct = repalloc(is_direct, sizeof(bool) * cap);
-			channel = repalloc(channel, sizeof(int32) * cap);
-			order = repalloc(order, sizeof(int) * cap);
-			work = repalloc(work, sizeof(int) * cap);
-			kept = repalloc(kept, sizeof(int) * cap);
-			weights = repalloc(weights, sizeof(double) * cap);
-		}
-		/* the list runs newest row first: fill from the end, input order */
-		for (t = conv->last, i = n - 1; t >= 0; t = st->touches[t].next, i--)
-		{
-			age[i] = (double) (conv->converted_at - st->touches[t].at) / (double) USECS_PER_DAY;
-			channel[i] = st->touches[t].channel;
-			is_direct[i] = channel[i] == direct;
-		}
-		RuleChronologicalOrder(n, age, order, work);
-		k = RuleKeptTouches(&st->opts, n, age, order, kept);
-
-		for (m = 0; m < RULE_NUM_MODELS; m++)
-		{
-			double	   *cs = conv_sum + m * nch;
-			double	   *vs = value_sum + m * nch;
-
-			if (k == 0)
-			{
-				cs[unattributed] += 1.0;
-				vs[unattributed] += conv->value;
-				continue;
-			}
-			RuleKeptWeights((RuleModel) m, &st->opts, k, kept, age, is_direct, weights);
-			for (i = 0; i < k; i++)
-			{
-				int32		ch = channel[kept[i]];
-
-				cs[ch] += weights[i];
-				vs[ch] += weights[i] * conv->value;
-			}
-		}
+		FinishConversion(st);
+		MemoryContextSwitchTo(old);
 	}
 
 	initStringInfo(&out);
 	appendStringInfoChar(&out, '[');
 	for (m = 0; m < RULE_NUM_MODELS; m++)
 	{
-		for (c = 0; c < nch; c++)
+		for (c = 0; c < st->dict.count; c++)
 		{
-			if (conv_sum[m * nch + c] == 0 && value_sum[m * nch + c] == 0)
+			CreditSum  *s = &st->sums[c * RULE_NUM_MODELS + m];
+
+			if (s->conversions == 0 && s->value == 0)
 				continue;
 			if (!first)
 				appendStringInfoChar(&out, ',');
 			first = false;
 			appendStringInfo(&out, "{\"model\":\"%s\",\"channel\":", RuleModelNames[m]);
-			escape_json(&out, st->names[c]);
+			escape_json(&out, st->dict.names[c]);
 			appendStringInfo(&out, ",\"conversions\":%.17g,\"value\":%.17g}",
-							 conv_sum[m * nch + c], value_sum[m * nch + c]);
+							 s->conversions, s->value);
 		}
 	}
 	appendStringInfoChar(&out, ']');
