@@ -3,11 +3,6 @@
 -- the destination state log, the commit-time wake-up, log partitions and
 -- retention, and the health view.  (replay and retry_dead are in admin.sql.)
 
--- Rows due per destination are found through outbox_due_idx; the earliest due
--- time over all destinations (the worker's next wake-up) through this one.
-CREATE INDEX outbox_next_idx ON attribution.outbox (next_attempt_at)
-    WHERE status IN ('pending', 'retry');
-
 CREATE TABLE attribution.destination_events (
     id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     destination_id      int NOT NULL REFERENCES attribution.destinations (id) ON DELETE CASCADE,
@@ -34,44 +29,43 @@ LANGUAGE sql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 WITH dest AS (
-    SELECT d.id, d.max_event_age, d.adjustment_max_age
+    SELECT d.max_event_age, d.adjustment_max_age
     FROM attribution.destinations d
     WHERE d.id = p_destination
 ), due AS (
-    SELECT o.id
-    FROM attribution.outbox o
+    SELECT o.id,
+           o.event_time < now() - CASE WHEN o.kind = 'adjustment' THEN dest.adjustment_max_age
+                                       ELSE dest.max_event_age END AS stale
+    FROM attribution.outbox o, dest
     WHERE o.destination_id = p_destination
       AND o.status IN ('pending', 'retry')
       AND o.next_attempt_at <= now()
     ORDER BY o.next_attempt_at, o.id
     LIMIT p_limit
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF o SKIP LOCKED
 ), lapsed AS (
-    SELECT o.id
-    FROM attribution.outbox o
+    SELECT o.id,
+           o.event_time < now() - CASE WHEN o.kind = 'adjustment' THEN dest.adjustment_max_age
+                                       ELSE dest.max_event_age END AS stale
+    FROM attribution.outbox o, dest
     WHERE o.status = 'in_flight'
       AND o.lease_until < now()
       AND o.destination_id = p_destination
     ORDER BY o.lease_until, o.id
     LIMIT p_limit
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF o SKIP LOCKED
 ), picked AS (
-    SELECT u.id FROM (SELECT id FROM lapsed UNION SELECT id FROM due) u
+    SELECT u.id, u.stale FROM (SELECT * FROM lapsed UNION SELECT * FROM due) u
     ORDER BY u.id
     LIMIT p_limit
 ), claimed AS (
     UPDATE attribution.outbox o
-    SET status = CASE WHEN s.stale THEN 'expired' ELSE 'in_flight' END,
-        attempts = o.attempts + CASE WHEN s.stale THEN 0 ELSE 1 END,
-        lease_until = CASE WHEN s.stale THEN NULL ELSE now() + p_lease END,
-        last_error = CASE WHEN s.stale THEN 'EVENT_TOO_OLD: event is older than the destination accepts' ELSE o.last_error END
-    FROM (
-        SELECT o2.id,
-               o2.event_time < now() - CASE WHEN o2.kind = 'adjustment' THEN dest.adjustment_max_age
-                                             ELSE dest.max_event_age END AS stale
-        FROM attribution.outbox o2 JOIN picked USING (id), dest
-    ) s
-    WHERE o.id = s.id
+    SET status = CASE WHEN p.stale THEN 'expired' ELSE 'in_flight' END,
+        attempts = o.attempts + CASE WHEN p.stale THEN 0 ELSE 1 END,
+        lease_until = CASE WHEN p.stale THEN NULL ELSE now() + p_lease END,
+        last_error = CASE WHEN p.stale THEN 'EVENT_TOO_OLD: event is older than the destination accepts' ELSE o.last_error END
+    FROM picked p
+    WHERE o.id = p.id
     RETURNING o.id, o.attempts, o.kind, o.dedup_key, o.payload, o.event_time, o.status, o.destination_id
 ), expired_log AS (
     INSERT INTO attribution.delivery_log (attempted_at, outbox_id, destination_id, status, error_code, error)
@@ -96,6 +90,21 @@ COMMENT ON FUNCTION attribution._claim_batch(int, int, interval) IS 'Claim up to
 -- A row is only updated while it is still in_flight under the same claim, so
 -- a claimer whose lease lapsed cannot overwrite the outcome of the next one.
 -- Returns the number of rows recorded.
+-- Exponential backoff with full jitter: jitter (in [0, 1)) times
+-- min(cap, base * 2^(attempts - 1)) seconds, and at least min_delay.
+-- Plain SQL, so that it is inlined into the record statement.
+CREATE FUNCTION attribution._backoff_s(p_attempts int, p_jitter float8, p_min_delay float8,
+                                       p_base interval, p_cap interval)
+RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT greatest(coalesce(p_min_delay, 0),
+                p_jitter * least(pg_catalog.date_part('epoch', p_cap),
+                                 pg_catalog.date_part('epoch', p_base)
+                                 * pg_catalog.power(2::float8, least(greatest(p_attempts - 1, 0), 40))))
+$$;
+COMMENT ON FUNCTION attribution._backoff_s(int, float8, float8, interval, interval) IS 'Retry delay in seconds: exponential backoff with full jitter, at least p_min_delay';
+
 CREATE FUNCTION attribution._record_outcomes(
     p_destination int,
     p_ids bigint[],
@@ -117,59 +126,60 @@ AS $$
 DECLARE
     n int;
 BEGIN
-    -- One UPDATE joined to the arrays (index lookups by id), its RETURNING
-    -- feeding the attempt log.  The claim check is in the UPDATE's own WHERE
-    -- so that it is re-checked on the row version the UPDATE locks.
+    -- One UPDATE of the outbox joined to the arrays (index lookups by id),
+    -- its RETURNING feeding the attempt log.  The claim check is in the
+    -- UPDATE's own WHERE so that it is re-checked on the row version the
+    -- UPDATE locks.  A retry whose delay (drawn once per row: r.jitter)
+    -- runs past max_attempts or the retry window is dead instead.
     WITH upd AS (
         UPDATE attribution.outbox o
-        SET status = CASE x.final WHEN 'duplicate' THEN 'delivered' WHEN 'hold' THEN 'retry' ELSE x.final END,
-            attempts = CASE WHEN x.final = 'hold' THEN o.attempts - 1 ELSE o.attempts END,
-            next_attempt_at = CASE x.final
-                                  WHEN 'retry' THEN clock_timestamp() + x.delay * interval '1 second'
+        SET status = CASE
+                         WHEN r.outcome IN ('delivered', 'duplicate') THEN 'delivered'
+                         WHEN r.outcome = 'hold' THEN 'retry'
+                         WHEN r.outcome = 'retry'
+                              AND (o.attempts >= d.max_attempts
+                                   OR now() + attribution._backoff_s(o.attempts, r.jitter, r.min_delay, d.backoff_base, d.backoff_cap)
+                                              * interval '1 second' > o.queued_at + d.retry_window)
+                              THEN 'dead'
+                         ELSE r.outcome END,
+            attempts = CASE WHEN r.outcome = 'hold' THEN o.attempts - 1 ELSE o.attempts END,
+            next_attempt_at = CASE r.outcome
+                                  WHEN 'retry' THEN clock_timestamp()
+                                      + attribution._backoff_s(o.attempts, r.jitter, r.min_delay, d.backoff_base, d.backoff_cap)
+                                        * interval '1 second'
                                   WHEN 'hold' THEN now()
                                   ELSE o.next_attempt_at END,
             lease_until = NULL,
-            last_error = CASE WHEN x.final IN ('delivered', 'duplicate') THEN NULL
-                              WHEN x.exhausted THEN concat_ws(': ', x.code, 'retries exhausted after '
-                                                              || x.attempts || ' attempts: ' || coalesce(x.err, ''))
-                              ELSE concat_ws(': ', x.code, x.err) END,
+            last_error = CASE
+                             WHEN r.outcome IN ('delivered', 'duplicate') THEN NULL
+                             WHEN r.outcome = 'retry'
+                                  AND (o.attempts >= d.max_attempts
+                                       OR now() + attribution._backoff_s(o.attempts, r.jitter, r.min_delay, d.backoff_base, d.backoff_cap)
+                                                  * interval '1 second' > o.queued_at + d.retry_window)
+                                  THEN concat_ws(': ', r.code, 'retries exhausted after ' || o.attempts
+                                                              || ' attempts: ' || coalesce(r.err, ''))
+                             ELSE concat_ws(': ', r.code, r.err) END,
             last_http_status = p_http_status,
-            request_id = CASE WHEN x.final IN ('delivered', 'duplicate') THEN p_request_id ELSE o.request_id END,
-            delivered_at = CASE WHEN x.final IN ('delivered', 'duplicate') THEN clock_timestamp() ELSE o.delivered_at END
-        FROM (
-            SELECT y.*, CASE WHEN y.exhausted THEN 'dead' ELSE y.outcome END AS final
-            FROM (
-                SELECT r.id, r.claim, r.outcome, r.code, r.err, o2.attempts, z.delay,
-                       r.outcome = 'retry'
-                           AND (o2.attempts >= d.max_attempts
-                                OR now() + z.delay * interval '1 second' > o2.queued_at + d.retry_window) AS exhausted
-                FROM unnest(p_ids, p_claims, p_outcomes, p_codes, p_errors, p_min_delay)
-                         AS r(id, claim, outcome, code, err, min_delay)
-                JOIN attribution.outbox o2 ON o2.id = r.id
-                JOIN attribution.destinations d ON d.id = o2.destination_id
-                CROSS JOIN LATERAL (
-                    -- exponential backoff with full jitter, at least min_delay
-                    SELECT CASE WHEN r.outcome = 'retry' THEN
-                               greatest(coalesce(r.min_delay, 0),
-                                        random() * least(extract(epoch FROM d.backoff_cap)::float8,
-                                                          extract(epoch FROM d.backoff_base)::float8
-                                                          * power(2::float8, least(greatest(o2.attempts - 1, 0), 40))))
-                           END AS delay
-                ) z
-                WHERE o2.destination_id = p_destination
-            ) y
-        ) x
-        WHERE o.id = x.id
+            request_id = CASE WHEN r.outcome IN ('delivered', 'duplicate') THEN p_request_id ELSE o.request_id END,
+            delivered_at = CASE WHEN r.outcome IN ('delivered', 'duplicate') THEN clock_timestamp() ELSE o.delivered_at END
+        FROM (SELECT u.*, random() AS jitter
+              FROM unnest(p_ids, p_claims, p_outcomes, p_codes, p_errors, p_min_delay)
+                   AS u(id, claim, outcome, code, err, min_delay)) r,
+             attribution.destinations d
+        WHERE o.id = r.id
+          AND o.destination_id = p_destination
           AND o.status = 'in_flight'
-          AND o.attempts = x.claim
-        RETURNING o.id, x.final, x.code, x.err, x.exhausted
+          AND o.attempts = r.claim
+          AND d.id = p_destination
+        RETURNING o.id, r.outcome, o.status AS final, r.code, r.err
     )
     INSERT INTO attribution.delivery_log (attempted_at, outbox_id, destination_id, status, http_status,
                                           error_code, error, latency_ms, request_id)
     SELECT clock_timestamp(), upd.id, p_destination,
-           CASE upd.final WHEN 'hold' THEN 'retry' ELSE upd.final END,
+           CASE WHEN upd.final = 'dead' THEN 'dead' WHEN upd.outcome = 'hold' THEN 'retry' ELSE upd.outcome END,
            p_http_status, upd.code,
-           CASE WHEN upd.exhausted THEN 'retries exhausted: ' || coalesce(upd.err, '') ELSE upd.err END,
+           CASE WHEN upd.outcome = 'retry' AND upd.final = 'dead' THEN 'retries exhausted: ' || coalesce(upd.err, '')
+                ELSE upd.err END,
            p_latency_ms, p_request_id
     FROM upd;
     GET DIAGNOSTICS n = ROW_COUNT;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A small, fast stand-in for the ad platforms' conversion endpoints.
 
-Used by the delivery benchmark and the delivery worker's TAP tests: it
+An optional target of the delivery benchmark (SINK=standin), to tell the
+worker's cost from the contract mock's; the tests use the mock.  It
 answers each platform's success shape (Google uploadClickConversions and
 uploadConversionAdjustments, Meta events, TikTok event/track, LinkedIn
 conversionEvents, a webhook), records every de-duplication key it accepted,

@@ -1,7 +1,8 @@
 
-# Crash safety of delivery: kill -9 of the postmaster while requests are in
-# flight loses no outbox row, and after restart every event is delivered
-# (each de-duplication key seen by the platform at least once); a killed
+# Crash safety of delivery, against the contract mock (test/mock/) over
+# HTTPS: kill -9 of the postmaster while requests are in flight loses no
+# outbox row, and after restart every event is delivered (each
+# de-duplication key accepted by the mock at least once); a killed
 # worker is started again; the worker does not block DROP DATABASE; no token
 # reaches the server log.
 
@@ -10,30 +11,33 @@ use warnings;
 
 use FindBin;
 use lib $FindBin::Bin;
+use lib "$FindBin::Bin/../mock";
 
-use DeliverySink;
+use DeliveryFixtures;
+use MockServer;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes;
 
-my $sink = DeliverySink->start;
+my $mock = MockServer->start(https => 1);
+my $ca = $mock->ca_file;
 
 my $node = PostgreSQL::Test::Cluster->new('delivery_crash');
 $node->init;
-$node->append_conf('postgresql.conf', q{
+$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_attribution'
 log_statement = 'none'
 pg_attribution.database = 'postgres'
-pg_attribution.allow_http_loopback = on
+pg_attribution.ca_file = '$ca'
 pg_attribution.delivery_lease = 10
 restart_after_crash = on
 });
-$node->append_conf('postgresql.conf', DeliverySink::vault_conf(PostgreSQL::Test::Utils::tempdir));
+$node->append_conf('postgresql.conf', DeliveryFixtures::vault_conf(PostgreSQL::Test::Utils::tempdir));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_attribution');
-$node->safe_psql('postgres', DeliverySink::enqueue_function_sql());
-$node->safe_psql('postgres', DeliverySink::destinations_sql($sink->url, batch_size => 20));
+$node->safe_psql('postgres', DeliveryFixtures::enqueue_function_sql());
+$node->safe_psql('postgres', DeliveryFixtures::destinations_sql($mock->https_url, batch_size => 20));
 
 sub worker_pid
 {
@@ -42,7 +46,7 @@ sub worker_pid
 }
 
 # Slow answers keep requests in flight when the postmaster dies.
-$sink->post('/_config', { delay_s => 0.5 });
+$mock->fault({ platform => '*', mode => 'slow', delay_ms => 500, count => -1 });
 $node->safe_psql('postgres', q{
 SELECT attribution_test_enqueue(d, 'crash_' || d || '_' || g)
 FROM unnest(ARRAY['google', 'meta', 'tiktok', 'linkedin', 'webhook']) d, generate_series(1, 200) g;
@@ -62,7 +66,7 @@ for (1 .. 100)
 }
 sleep 2;
 $node->start;
-$sink->post('/_config', { delay_s => 0 });
+$mock->clear_faults;
 
 is($node->safe_psql('postgres', "SELECT count(*) FROM attribution.outbox WHERE dedup_key LIKE 'crash\\_%'"),
 	'1000', 'no outbox row is lost');
@@ -70,18 +74,16 @@ ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 0 FROM attribution.outbox WHERE dedup_key LIKE 'crash\\_%' AND status <> 'delivered'"),
 	'after restart every event is delivered (lapsed leases are claimed again)');
 
-my $stats = $sink->get('/_stats');
 my $missing = 0;
-for my $p (qw(google_ads meta tiktok linkedin webhook))
+for my $d (qw(google meta tiktok linkedin webhook))
 {
-	my $keys = $sink->get("/_keys?platform=$p")->{keys};
-	my $prefix = $p eq 'google_ads' ? 'google' : $p;
+	my $counts = $mock->accepted($d, events => 0)->{counts};
 	for my $g (1 .. 200)
 	{
-		$missing++ unless $keys->{"crash_${prefix}_$g"};
+		$missing++ unless $counts->{"crash_${d}_$g"};
 	}
 }
-is($missing, 0, 'the platforms saw every de-duplication key at least once');
+is($missing, 0, 'the mock accepted every de-duplication key at least once');
 
 # A killed worker is started again by its launcher (the crash restart also
 # restarts it, so terminate it the polite way here).
@@ -117,5 +119,5 @@ unlike($log, qr/database "later_db" does not exist/, 'no failing connection atte
 unlike($log, qr/SECRET/, 'no token appears in the server log');
 
 $node->stop;
-$sink->stop;
+$mock->stop;
 done_testing();

@@ -14,7 +14,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use lib "$FindBin::Bin/../mock";
 
-use DeliverySink;
+use DeliveryFixtures;
 use MockServer;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -32,12 +32,12 @@ pg_attribution.database = 'postgres'
 pg_attribution.ca_file = '$ca'
 pg_attribution.delivery_timeout = 1500
 });
-$node->append_conf('postgresql.conf', DeliverySink::vault_conf(PostgreSQL::Test::Utils::tempdir));
+$node->append_conf('postgresql.conf', DeliveryFixtures::vault_conf(PostgreSQL::Test::Utils::tempdir));
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_attribution');
-$node->safe_psql('postgres', DeliverySink::enqueue_function_sql());
+$node->safe_psql('postgres', DeliveryFixtures::enqueue_function_sql());
 my $url = $mock->https_url;
-$node->safe_psql('postgres', DeliverySink::destinations_sql($url, batch_size => 25));
+$node->safe_psql('postgres', DeliveryFixtures::destinations_sql($url, batch_size => 25));
 $node->safe_psql('postgres', "UPDATE attribution.destinations SET endpoint = '$url/webhook/crm' WHERE name = 'webhook'");
 
 sub q1 { return $node->safe_psql('postgres', $_[0]); }

@@ -13,7 +13,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use lib "$FindBin::Bin/../mock";
 
-use DeliverySink;
+use DeliveryFixtures;
 use MockServer;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -38,7 +38,7 @@ pg_attribution.vault_key_file = '$keyfile'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_attribution');
-$node->safe_psql('postgres', DeliverySink::enqueue_function_sql());
+$node->safe_psql('postgres', DeliveryFixtures::enqueue_function_sql());
 my $url = $mock->https_url;
 $node->safe_psql('postgres', qq{
 INSERT INTO attribution.destinations (name, platform, endpoint, account, batch_size)

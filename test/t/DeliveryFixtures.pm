@@ -1,109 +1,13 @@
 
-# Helpers for the delivery worker's TAP tests: run test/bench/platform_sink.py
-# (plain http or https with a throwaway CA), talk to its control API, and
-# create destinations and outbox rows with platform-shaped payloads.
+# Fixtures for the delivery worker's TAP tests: a vault key for the test
+# cluster, a destination of each platform pointed at the contract mock
+# (test/mock/, started with MockServer.pm), and an SQL function that queues
+# outbox rows whose payloads follow each platform's contract.
 
-package DeliverySink;
+package DeliveryFixtures;
 
 use strict;
 use warnings;
-
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
-use IPC::Run;
-use JSON::PP;
-use PostgreSQL::Test::Cluster;
-use PostgreSQL::Test::Utils;
-use Time::HiRes;
-
-# Make a CA and a server certificate for 127.0.0.1 / localhost in $dir.
-sub make_ca
-{
-	my ($dir) = @_;
-	my $cnf = "$dir/san.cnf";
-	open my $fh, '>', $cnf or die "could not write $cnf: $!";
-	print $fh "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-	close $fh;
-	my @steps = (
-		"openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=pg_attribution-test-ca -keyout $dir/ca.key -out $dir/ca.crt",
-		"openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout $dir/server.key -out $dir/server.csr",
-		"openssl x509 -req -in $dir/server.csr -CA $dir/ca.crt -CAkey $dir/ca.key -CAcreateserial -days 2 -extfile $cnf -out $dir/server.crt",
-	);
-	for my $cmd (@steps)
-	{
-		system("$cmd >/dev/null 2>&1") == 0 or die "failed: $cmd";
-	}
-	return ("$dir/ca.crt", "$dir/server.crt", "$dir/server.key");
-}
-
-sub start
-{
-	my ($class, %opt) = @_;
-	my $script = abs_path(dirname(__FILE__) . '/../bench/platform_sink.py');
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	my @cmd = ('python3', $script, $port);
-	push @cmd, '--tls', $opt{cert}, $opt{key} if $opt{cert};
-	# Output goes to a file: a pipe nobody reads would block the server.
-	my $log = PostgreSQL::Test::Utils::tempdir() . '/sink.log';
-	my $h = IPC::Run::start(\@cmd, '>', $log, '2>&1');
-	for (1 .. 300)
-	{
-		last if -s $log && slurp_file($log) =~ /ready/;
-		Time::HiRes::usleep(100_000);
-	}
-	die 'platform sink did not start: ' . (-e $log ? slurp_file($log) : '')
-	  unless -s $log && slurp_file($log) =~ /ready/;
-	my $self = bless {
-		h => $h,
-		port => $port,
-		scheme => $opt{cert} ? 'https' : 'http',
-		ca => $opt{ca},
-	}, $class;
-	return $self;
-}
-
-sub url
-{
-	my ($self) = @_;
-	return "$self->{scheme}://127.0.0.1:$self->{port}";
-}
-
-sub _curl
-{
-	my ($self, @args) = @_;
-	my @cmd = ('curl', '-s', '--max-time', '20');
-	push @cmd, '--cacert', $self->{ca} if $self->{ca};
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ @cmd, @args ], '>', \$out, '2>', \$err)
-	  or die "curl failed: $err";
-	return decode_json($out);
-}
-
-sub get
-{
-	my ($self, $path) = @_;
-	return $self->_curl($self->url . $path);
-}
-
-sub post
-{
-	my ($self, $path, $obj) = @_;
-	return $self->_curl('-X', 'POST', '-H', 'Content-Type: application/json',
-		'-d', encode_json($obj), $self->url . $path);
-}
-
-sub stop
-{
-	my ($self) = @_;
-	$self->{h}->kill_kill if $self->{h};
-	$self->{h} = undef;
-}
-
-sub DESTROY
-{
-	my ($self) = @_;
-	$self->stop;
-}
 
 # A vault key file in $dir, and the setting that names it: destination
 # tokens are stored encrypted through the vault, as in production.
