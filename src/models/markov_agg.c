@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -56,7 +58,21 @@ typedef struct MarkovAggState
 	int			idcap;
 	int32	   *sids;			/* scratch: state ids of one path */
 	int			sidcap;
+
+	/*
+	 * Order 1 with whole-number weights, the usual input: transitions between
+	 * the first DENSE_STATES states are counted in plain integers, indexed
+	 * like dense, and folded into the exact sums before anything reads
+	 * them (FoldCounts).  Weights below 2^31 and at most 2^31 rows between
+	 * folds keep the counts from overflowing.
+	 */
+	int64	   *count_conv;
+	int64	   *count_null;
+	int64		counted_rows;
 } MarkovAggState;
+
+#define COUNT_WEIGHT_LIMIT 2147483648.0	/* 2^31 */
+#define COUNT_ROWS_LIMIT INT64CONST(2147483647)
 
 static MarkovAggState *
 NewState(int order)
@@ -142,6 +158,34 @@ AddEdge(MarkovAggState *st, int from, int to, FixedSum c, FixedSum n, FixedSum v
 	st->value[e] = FixedAdd(st->value[e], v);
 }
 
+/* Moves the integer counts of order 1 into the exact sums. */
+static void
+FoldCounts(MarkovAggState *st)
+{
+	MemoryContext old;
+
+	if (st->count_conv == NULL || st->counted_rows == 0)
+		return;
+	/* new edges belong with the state, whoever calls */
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(st));
+	for (int f = -1; f < DENSE_STATES; f++)
+		for (int t = -3; t < DENSE_STATES; t++)
+		{
+			int			cell = (f + 1) * DENSE_COLS + (t + 3);
+			int64		c = st->count_conv[cell];
+			int64		n = st->count_null[cell];
+
+			if (c == 0 && n == 0)
+				continue;
+			AddEdge(st, f, t, ((FixedSum) c) << FIXED_FRACTION_BITS,
+					((FixedSum) n) << FIXED_FRACTION_BITS, 0);
+			st->count_conv[cell] = 0;
+			st->count_null[cell] = 0;
+		}
+	st->counted_rows = 0;
+	MemoryContextSwitchTo(old);
+}
+
 static int
 StateId(MarkovAggState *st, const int32 *key, int len)
 {
@@ -169,6 +213,17 @@ StateId(MarkovAggState *st, const int32 *key, int len)
 	return SeqMapIntern(&st->states, key, len, &found);
 }
 
+static void
+ReserveSids(MarkovAggState *st, int nstates)
+{
+	if (nstates > st->sidcap)
+	{
+		st->sidcap = Max(nstates, st->sidcap * 2);
+		st->sids = st->sids ? repalloc(st->sids, sizeof(int32) * st->sidcap) :
+			palloc(sizeof(int32) * st->sidcap);
+	}
+}
+
 /*
  * Adds one path (channel ids in st->ids[0..n)) with its weights; states are
  * those of MarkovPathStates, shared with markov_transitions.
@@ -178,12 +233,7 @@ AddPath(MarkovAggState *st, int n, FixedSum c, FixedSum nl, FixedSum v)
 {
 	int			nstates = MarkovPathStates(n, st->order);
 
-	if (nstates > st->sidcap)
-	{
-		st->sidcap = Max(nstates, st->sidcap * 2);
-		st->sids = st->sids ? repalloc(st->sids, sizeof(int32) * st->sidcap) :
-			palloc(sizeof(int32) * st->sidcap);
-	}
+	ReserveSids(st, nstates);
 	for (int i = 0; i < nstates; i++)
 		st->sids[i] = StateId(st, st->ids + i, Min(n, st->order));
 	AddEdge(st, MARKOV_START, st->sids[0], c, nl, 0);
@@ -193,6 +243,57 @@ AddPath(MarkovAggState *st, int n, FixedSum c, FixedSum nl, FixedSum v)
 		AddEdge(st, st->sids[nstates - 1], MARKOV_CONVERSION, c, 0, v);
 	if (nl != 0)
 		AddEdge(st, st->sids[nstates - 1], MARKOV_NULL, 0, nl, 0);
+}
+
+/*
+ * The integer-count form of AddPath, for order 1: false when the row does
+ * not qualify (fractional or large weights, no weight, a state beyond the
+ * dense range), and then nothing has been counted.
+ */
+static bool
+CountPath(MarkovAggState *st, int n, double conv, double nulls, FixedSum value)
+{
+	int64		c;
+	int64		nl;
+	int			prev;
+
+	if (st->order != 1 || !(conv < COUNT_WEIGHT_LIMIT && nulls < COUNT_WEIGHT_LIMIT) ||
+		conv != floor(conv) || nulls != floor(nulls) || (conv == 0 && nulls == 0) ||
+		st->counted_rows >= COUNT_ROWS_LIMIT)
+		return false;
+	c = (int64) conv;
+	nl = (int64) nulls;
+	ReserveSids(st, n);
+	for (int i = 0; i < n; i++)
+	{
+		int32		ch = st->ids[i];
+
+		/* at order 1 a state is its channel: known ones need no call */
+		st->sids[i] = ch < st->chan_state_cap && st->chan_state[ch] >= 0 ?
+			st->chan_state[ch] : StateId(st, st->ids + i, 1);
+		if (st->sids[i] >= DENSE_STATES)
+			return false;
+	}
+	if (st->count_conv == NULL)
+	{
+		st->count_conv = palloc0(sizeof(int64) * DENSE_ROWS * DENSE_COLS);
+		st->count_null = palloc0(sizeof(int64) * DENSE_ROWS * DENSE_COLS);
+	}
+	prev = MARKOV_START;
+	for (int i = 0; i < n; i++)
+	{
+		int			cell = (prev + 1) * DENSE_COLS + (st->sids[i] + 3);
+
+		st->count_conv[cell] += c;
+		st->count_null[cell] += nl;
+		prev = st->sids[i];
+	}
+	st->count_conv[(prev + 1) * DENSE_COLS + (MARKOV_CONVERSION + 3)] += c;
+	st->count_null[(prev + 1) * DENSE_COLS + (MARKOV_NULL + 3)] += nl;
+	if (value != 0)
+		AddEdge(st, prev, MARKOV_CONVERSION, 0, 0, value);
+	st->counted_rows++;
+	return true;
 }
 
 Datum
@@ -234,13 +335,12 @@ markov_transfn(PG_FUNCTION_ARGS)
 	/* rows that weigh nothing add no transition and no channel */
 	if (conv != 0 || nulls != 0 || value != 0)
 	{
-		FixedSum	fc = FixedFromDouble(conv, "conversions");
-		FixedSum	fn = FixedFromDouble(nulls, "nulls");
-		FixedSum	fv = FixedFromDouble(value, "value");
+		FixedSum	fv = value == 0 ? 0 : FixedFromDouble(value, "value");
 
 		n = PathToIds(path, &st->dict, &st->ids, &st->idcap);
-		if (n > 0)
-			AddPath(st, n, fc, fn, fv);
+		if (n > 0 && !CountPath(st, n, conv, nulls, fv))
+			AddPath(st, n, FixedFromDouble(conv, "conversions"),
+					FixedFromDouble(nulls, "nulls"), fv);
 	}
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(st);
@@ -254,6 +354,7 @@ MergeState(MarkovAggState *dst, MarkovAggState *src)
 	int		   *smap = palloc(sizeof(int) * Max(src->states.count, 1));
 	int32		key[MARKOV_MAX_ORDER];
 
+	FoldCounts(src);
 	if (dst->order != src->order)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -325,6 +426,7 @@ markov_serialfn(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	int32		i4;
 
+	FoldCounts(st);
 	initStringInfo(&buf);
 	appendStringInfoSpaces(&buf, VARHDRSZ);
 	appendBinaryStringInfo(&buf, (char *) &st->order, sizeof(int32));
@@ -440,6 +542,7 @@ markov_finalfn(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = (MarkovAggState *) PG_GETARG_POINTER(0);
+	FoldCounts(st);
 
 	chain.order = st->order;
 	chain.has_convweight = true;
