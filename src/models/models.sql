@@ -115,7 +115,8 @@ CREATE AGGREGATE attribution.rule_credits(conversion bigint, channel text, touch
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE attribution.rule_credits(bigint, text, timestamptz, timestamptz, float8) IS
-'The seven rule-based models over touch rows (one row per conversion and touch, any order), summed per
+'The seven rule-based models over touch rows (one row per conversion and touch; the rows of each conversion
+together, conversions in any order, else ORDER BY conversion inside the call), summed per
 model and channel: a jsonb array of {model, channel, conversions, value} (conversions: sum of weights;
 value: sum of value x weight); a conversion with no touch in the window counts as (unattributed).
 Expand with rule_credit_rows()';
