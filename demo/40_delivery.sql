@@ -34,5 +34,10 @@ SELECT d.name, o.payload ->> 'adjustmentType' AS adjustment, o.payload ->> 'orde
   FROM attribution.outbox o JOIN attribution.destinations d ON d.id = o.destination_id
  WHERE o.kind = 'adjustment' ORDER BY d.name;
 
+\echo '== Events that ended dead, with their reason =='
+SELECT d.name, o.kind, o.dedup_key, o.attempts, o.last_error
+  FROM attribution.outbox o JOIN attribution.destinations d ON d.id = o.destination_id
+ WHERE o.status = 'dead' ORDER BY d.name, o.dedup_key;
+
 \echo '== Delivery health =='
 SELECT * FROM attribution.delivery_health ORDER BY 1;

@@ -117,5 +117,22 @@ RESET ROLE;
 -- The wake-up is transactional: a no-op outside a preloaded server's worker.
 SELECT attribution._wake_delivery();
 
+-- An adjustment (by orderId) waits while its conversion is pending or in
+-- flight, and goes once the conversion was sent.
+DELETE FROM attribution.outbox WHERE destination_id = (SELECT id FROM attribution.destinations WHERE name = 'regress_meta');
+INSERT INTO attribution.outbox (destination_id, kind, dedup_key, payload, event_time)
+SELECT d.id, v.kind, v.k, v.payload, now()
+FROM attribution.destinations d,
+     (VALUES ('conversion', 'ord1', '{"orderId": "ord1"}'::jsonb),
+             ('adjustment', 'ord1:retract', '{"orderId": "ord1", "adjustmentType": "RETRACTION"}'),
+             ('adjustment', 'ord2:retract', '{"orderId": "ord2", "adjustmentType": "RETRACTION"}')) AS v(kind, k, payload)
+WHERE d.name = 'regress_meta';
+SELECT kind, dedup_key FROM attribution._claim_batch((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'), 10, '5 minutes')
+ORDER BY dedup_key;
+SELECT kind, dedup_key FROM attribution._claim_batch((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'), 10, '5 minutes');
+UPDATE attribution.outbox SET status = 'delivered', delivered_at = now(), lease_until = NULL
+WHERE dedup_key = 'ord1' AND destination_id = (SELECT id FROM attribution.destinations WHERE name = 'regress_meta');
+SELECT kind, dedup_key FROM attribution._claim_batch((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'), 10, '5 minutes');
+
 DELETE FROM attribution.delivery_log WHERE destination_id = (SELECT id FROM attribution.destinations WHERE name = 'regress_meta');
 DELETE FROM attribution.destinations WHERE name = 'regress_meta';

@@ -22,7 +22,8 @@ COMMENT ON COLUMN attribution.destination_events.detail IS 'Error code and short
 -- attempts, which is the claim token: a late record of an older claim no
 -- longer matches and changes nothing.  Events older than the platform
 -- accepts are expired here, before batching, so that a stale event never
--- sinks a batch.
+-- sinks a batch.  An adjustment is not due while its conversion is still
+-- waiting or in flight.
 CREATE FUNCTION attribution._claim_batch(p_destination int, p_limit int, p_lease interval)
 RETURNS TABLE (id bigint, claim int, kind text, dedup_key text, payload jsonb, event_time timestamptz)
 LANGUAGE sql VOLATILE STRICT
@@ -40,6 +41,14 @@ WITH dest AS (
     WHERE o.destination_id = p_destination
       AND o.status IN ('pending', 'retry')
       AND o.next_attempt_at <= now()
+      -- a Google adjustment waits for its conversion (same orderId) to be
+      -- sent: before that the platform answers CONVERSION_NOT_FOUND
+      AND NOT (o.kind = 'adjustment' AND EXISTS (
+              SELECT 1 FROM attribution.outbox c
+              WHERE c.destination_id = o.destination_id
+                AND c.kind = 'conversion'
+                AND c.dedup_key = o.payload ->> 'orderId'
+                AND c.status IN ('pending', 'retry', 'in_flight')))
     ORDER BY o.next_attempt_at, o.id
     LIMIT p_limit
     FOR UPDATE OF o SKIP LOCKED
