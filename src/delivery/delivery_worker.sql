@@ -114,6 +114,17 @@ SELECT greatest(coalesce(p_min_delay, 0),
 $$;
 COMMENT ON FUNCTION attribution._backoff_s(int, float8, float8, interval, interval) IS 'Retry delay in seconds: exponential backoff with full jitter, at least p_min_delay';
 
+-- A retry is dead instead once the attempts are used up or its delay would
+-- run past the retry window.
+CREATE FUNCTION attribution._retries_exhausted(p_attempts int, p_max_attempts int, p_queued_at timestamptz,
+                                               p_window interval, p_delay_s float8)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT p_attempts >= p_max_attempts OR now() + p_delay_s * interval '1 second' > p_queued_at + p_window
+$$;
+COMMENT ON FUNCTION attribution._retries_exhausted(int, int, timestamptz, interval, float8) IS 'Whether a retry ends dead: attempts used up, or the retry delay runs past the retry window';
+
 CREATE FUNCTION attribution._record_outcomes(
     p_destination int,
     p_ids bigint[],
@@ -146,9 +157,8 @@ BEGIN
                          WHEN r.outcome IN ('delivered', 'duplicate') THEN 'delivered'
                          WHEN r.outcome = 'hold' THEN 'retry'
                          WHEN r.outcome = 'retry'
-                              AND (o.attempts >= d.max_attempts
-                                   OR now() + attribution._backoff_s(o.attempts, r.jitter, r.min_delay, d.backoff_base, d.backoff_cap)
-                                              * interval '1 second' > o.queued_at + d.retry_window)
+                              AND attribution._retries_exhausted(o.attempts, d.max_attempts, o.queued_at, d.retry_window,
+                                  attribution._backoff_s(o.attempts, r.jitter, r.min_delay, d.backoff_base, d.backoff_cap))
                               THEN 'dead'
                          ELSE r.outcome END,
             attempts = CASE WHEN r.outcome = 'hold' THEN o.attempts - 1 ELSE o.attempts END,
@@ -162,9 +172,8 @@ BEGIN
             last_error = CASE
                              WHEN r.outcome IN ('delivered', 'duplicate') THEN NULL
                              WHEN r.outcome = 'retry'
-                                  AND (o.attempts >= d.max_attempts
-                                       OR now() + attribution._backoff_s(o.attempts, r.jitter, r.min_delay, d.backoff_base, d.backoff_cap)
-                                                  * interval '1 second' > o.queued_at + d.retry_window)
+                                  AND attribution._retries_exhausted(o.attempts, d.max_attempts, o.queued_at, d.retry_window,
+                                      attribution._backoff_s(o.attempts, r.jitter, r.min_delay, d.backoff_base, d.backoff_cap))
                                   THEN concat_ws(': ', r.code, 'retries exhausted after ' || o.attempts
                                                               || ' attempts: ' || coalesce(r.err, ''))
                              ELSE concat_ws(': ', r.code, r.err) END,
