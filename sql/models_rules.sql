@@ -330,6 +330,45 @@ SELECT count(*) AS paths_without_eligible_touch
  WHERE NOT EXISTS (SELECT 1 FROM unnest(r.touched_at) t
                     WHERE t <= r.converted_at AND t >= r.converted_at - interval '90 days');
 
+-- The window's edge, to the microsecond, is where path_weights puts it,
+-- for whole and fractional windows: a touch 1 us inside, at and 1 us past
+-- the edge, each with a touch on 'b' well inside.  At 49.544 and 86.21 days
+-- the edge is 1 us past floor(days x microseconds per day).
+CREATE TEMP TABLE edge AS
+SELECT w.lookback, d.delta, d.delta + 2 AS conversion,
+       '2026-03-01'::timestamptz AS converted_at,
+       '2026-03-01'::timestamptz - (floor(w.lookback * 86400e6)::bigint + d.delta) * interval '1 microsecond' AS touched_at
+  FROM (VALUES (90::float8), (2.5), (1.0 / 3), (0.1), (7.000000001), (1e-6), (49.544), (86.21)) AS w (lookback),
+       (VALUES (-1), (0), (1)) AS d (delta);
+SELECT e.lookback,
+       (SELECT r.conversions
+          FROM attribution.rule_credit_rows((
+                SELECT attribution.rule_credits(x.conversion, x.channel, x.t, x.converted_at, 1,
+                                                jsonb_build_object('lookback_days', e.lookback) ORDER BY x.conversion)
+                  FROM (SELECT conversion, 'a' AS channel, touched_at AS t, converted_at FROM edge WHERE lookback = e.lookback
+                        UNION ALL
+                        SELECT conversion, 'b', converted_at - interval '1 microsecond', converted_at FROM edge WHERE lookback = e.lookback) x)) r
+         WHERE r.model = 'linear' AND r.channel = 'a') * 2 AS rule_credits_in,
+       sum((attribution.path_weights('linear', ARRAY['a', 'b'], ARRAY[e.touched_at, e.converted_at - interval '1 microsecond'],
+                                     e.converted_at, jsonb_build_object('lookback_days', e.lookback)))[1] * 2) AS path_weights_in
+  FROM edge e
+ GROUP BY e.lookback ORDER BY 1;
+DROP TABLE edge;
+DO $$
+BEGIN
+    PERFORM attribution.rule_credits(1, 'a', '-infinity', '2026-01-02', 1);
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'infinite touch: %: %', SQLSTATE, SQLERRM;
+END
+$$;
+DO $$
+BEGIN
+    PERFORM attribution.rule_credits(1, 'a', '2026-01-01', 'infinity', 1);
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'infinite conversion: %: %', SQLSTATE, SQLERRM;
+END
+$$;
+
 -- Options, NULL rows, no rows.
 SELECT r.model, r.channel, r.conversions
   FROM attribution.rule_credit_rows((

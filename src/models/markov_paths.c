@@ -132,7 +132,8 @@ ChannelDictInit(ChannelDict *dict)
 	dict->nslots = 64;
 	dict->slots = palloc(sizeof(int) * dict->nslots);
 	memset(dict->slots, -1, sizeof(int) * dict->nslots);
-	memset(dict->quick, -1, sizeof(dict->quick));
+	for (int i = 0; i < CHANNEL_QUICK_SLOTS; i++)
+		dict->quick[i].len = -1;
 }
 
 static void
@@ -188,6 +189,21 @@ ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
 	return ChannelDictProbe(dict, name, len, NameHash(name, len), &s);
 }
 
+/* Puts a known name in its quick slot, replacing whichever was there. */
+static void
+ChannelQuickRemember(ChannelDict *dict, int id)
+{
+	const char *name = dict->names[id];
+	int			len = dict->lens[id];
+	uint64		tail = len > 0 ? TailWord(name, len) : 0;
+	ChannelQuick *q = &dict->quick[ChannelQuickSlot(tail, len)];
+
+	q->id = id;
+	q->len = len;
+	q->tail = tail;
+	q->head = len > 8 ? Load8(name) : 0;
+}
+
 /*
  * Returns the id of name, adding it if new.  Allocates in the current
  * memory context, which must be the one the dictionary lives in.
@@ -205,7 +221,7 @@ ChannelDictIntern(ChannelDict *dict, const char *name, int len)
 	id = ChannelDictProbe(dict, name, len, h, &s);
 	if (id >= 0)
 	{
-		dict->quick[ChannelQuickSlot(name, len)] = id;
+		ChannelQuickRemember(dict, id);
 		return id;
 	}
 	if (dict->count == dict->capacity)
@@ -220,7 +236,7 @@ ChannelDictIntern(ChannelDict *dict, const char *name, int len)
 	dict->lens[id] = len;
 	dict->hashes[id] = h;
 	dict->slots[s] = id;
-	dict->quick[ChannelQuickSlot(name, len)] = id;
+	ChannelQuickRemember(dict, id);
 	/* at most a quarter full: probes rarely go past the first slot */
 	if (dict->count * 4 > dict->nslots)
 		ChannelDictRehash(dict);

@@ -218,56 +218,82 @@ RulePick(RuleModel model, int k, const int *kept, const bool *is_direct)
 	}
 }
 
+/* Microseconds in a day: ages in days are microsecond differences over this. */
+#define RULE_USECS_PER_DAY 86400000000.0
+
+/*
+ * The window as a whole number of microseconds: the largest age in
+ * microseconds whose age in days, computed as a double the way callers of
+ * RuleKeptTouches compute it, is not above lookback_days.  Comparing integer
+ * ages with it therefore admits exactly the touches RuleKeptTouches admits,
+ * to the microsecond.  INT64_MAX when there is no window.
+ */
+int64_t
+RuleWindowMicros(const RuleOptions *opts)
+{
+	double		days = opts->lookback_days;
+	int64_t		us;
+
+	if (!(days > 0) || isinf(days) || days * RULE_USECS_PER_DAY >= 9223372036854775807.0)
+		return INT64_MAX;
+	us = (int64_t) floor(days * RULE_USECS_PER_DAY);
+	/* the product rounds; a few steps find the exact boundary */
+	while (us < INT64_MAX && (double) (us + 1) / RULE_USECS_PER_DAY <= days)
+		us++;
+	while (us >= 0 && (double) us / RULE_USECS_PER_DAY > days)
+		us--;
+	return us;
+}
+
 /*
  * The seven models need no chronological sort when every eligible touch
- * takes part (no last_n): one pass finds the eligible touches, the newest
- * age and the four single-touch picks, ties broken as the sort would
- * (oldest first, equal ages in input order).  Returns false when the
- * options need the sorted path; otherwise fills picks, whose k is 0 when
- * no touch is eligible.  Eligible touches are marked in eligible[].
+ * takes part (no last_n): one pass over the touch times finds the eligible
+ * touches, the newest one and the four single-touch picks, ties broken as
+ * the sort would (oldest first, equal times in input order).  A touch is
+ * eligible when 0 <= converted_at - at <= window_us (RuleWindowMicros);
+ * times too far apart to subtract are not.  Eligible touches are marked in
+ * eligible[]; picks->k is 0 when none is.
  */
-bool
-RuleScanPath(const RuleOptions *opts, int n, const double *age_days, const bool *is_direct,
-			 bool *eligible, RulePicks *picks)
+void
+RuleScanTimes(int64_t window_us, int n, const int64_t *at, int64_t converted_at,
+			  const int32_t *channel, int32_t direct, bool *eligible, RulePicks *picks)
 {
-	bool		window = opts->lookback_days > 0 && !isinf(opts->lookback_days);
 	int			first = -1,
 				last = -1,
 				first_nd = -1,
 				last_nd = -1;
-	int			i;
+	int			k = 0;
 
-	if (opts->last_n > 0)
-		return false;
-	picks->k = 0;
-	for (i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 	{
-		double		age = age_days[i];
+		int64_t		t = at[i];
+		int64_t		age;
 
-		eligible[i] = !(age < 0 || isnan(age) || (window && age > opts->lookback_days));
+		eligible[i] = !__builtin_sub_overflow(converted_at, t, &age) &&
+			age >= 0 && age <= window_us;
 		if (!eligible[i])
 			continue;
-		picks->k++;
+		k++;
 		/* first: the oldest, the earliest row among equals; last: the newest, the latest row */
-		if (first < 0 || age > age_days[first])
+		if (first < 0 || t < at[first])
 			first = i;
-		if (last < 0 || age <= age_days[last])
+		if (last < 0 || t >= at[last])
 			last = i;
-		if (!is_direct[i])
+		if (channel[i] != direct)
 		{
-			if (first_nd < 0 || age > age_days[first_nd])
+			if (first_nd < 0 || t < at[first_nd])
 				first_nd = i;
-			if (last_nd < 0 || age <= age_days[last_nd])
+			if (last_nd < 0 || t >= at[last_nd])
 				last_nd = i;
 		}
 	}
+	picks->k = k;
 	picks->pick[RULE_FIRST_TOUCH] = first;
 	picks->pick[RULE_LAST_TOUCH] = last;
 	/* an all-Direct path credits its first / last touch */
 	picks->pick[RULE_FIRST_NON_DIRECT] = first_nd >= 0 ? first_nd : first;
 	picks->pick[RULE_LAST_NON_DIRECT] = last_nd >= 0 ? last_nd : last;
-	picks->newest = last >= 0 ? age_days[last] : 0.0;
-	return true;
+	picks->newest = last >= 0 ? at[last] : 0;
 }
 
 /*

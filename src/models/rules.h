@@ -11,6 +11,7 @@
 #define ATTR_RULES_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum RuleModel
 {
@@ -43,12 +44,12 @@ typedef struct RuleOptions
 #define RULE_DEFAULT_FIRST_SHARE 0.4
 #define RULE_DEFAULT_LAST_SHARE 0.4
 
-/* The single-touch picks of a path, as RuleScanPath finds them. */
+/* The single-touch picks of a path, as RuleScanTimes finds them. */
 typedef struct RulePicks
 {
 	int			k;				/* eligible touches */
 	int			pick[4];		/* by RuleModel, first four models */
-	double		newest;			/* age of the newest eligible touch */
+	int64_t		newest;			/* time of the newest eligible touch */
 } RulePicks;
 
 extern bool RuleModelFromName(const char *name, RuleModel *model);
@@ -58,8 +59,9 @@ extern void RuleChronologicalOrder(int n, const double *age_days, int *order, in
 extern int	RuleKeptTouches(const RuleOptions *opts, int n, const double *age_days,
 							const int *order, int *kept);
 extern int	RulePick(RuleModel model, int k, const int *kept, const bool *is_direct);
-extern bool RuleScanPath(const RuleOptions *opts, int n, const double *age_days, const bool *is_direct,
-						 bool *eligible, RulePicks *picks);
+extern int64_t RuleWindowMicros(const RuleOptions *opts);
+extern void RuleScanTimes(int64_t window_us, int n, const int64_t *at, int64_t converted_at,
+						  const int32_t *channel, int32_t direct, bool *eligible, RulePicks *picks);
 extern double RuleDecay(const RuleOptions *opts, double age_days, double newest_age_days);
 extern double RulePositionWeight(const RuleOptions *opts, int pos, int k);
 extern void RuleKeptWeights(RuleModel model, const RuleOptions *opts, int k, const int *kept,

@@ -11,8 +11,9 @@
  * A conversion is complete when the next one starts: its models run at
  * once, on touches still in cache, and nothing but its key is kept.  A
  * conversion whose rows arrive again after another one started is an
- * error, never a silently wrong sum.  While keys ascend, that check needs
- * no lookup; otherwise a hash set of finished keys answers it.
+ * error, never a silently wrong sum.  Keys finished while they ascend
+ * are kept as runs of consecutive keys, so ids in order cost next to
+ * nothing; keys finished after that go to a hash set.
  *
  * The final function returns, as jsonb, one element per model and channel:
  *		{"model": ..., "channel": ..., "conversions": ..., "value": ...}
@@ -75,6 +76,13 @@ HashConversionKey(int64 key)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* A run of consecutive keys, lo to hi: ids of a table usually come so. */
+typedef struct KeyRange
+{
+	int64		lo;
+	int64		hi;
+} KeyRange;
+
 /* Per model and channel: the sum of weights and of value x weight. */
 typedef struct CreditSum
 {
@@ -105,10 +113,10 @@ typedef struct AggState
 	int64		nfinished;
 	bool		ascending;
 	int64		last_finished;
-	keyset_hash *finished;		/* made when keys stop ascending */
-	int64	   *ascended;		/* keys finished while ascending */
+	KeyRange   *ascended;		/* keys finished while ascending, as runs */
 	int64		nascended;
 	int64		ascended_cap;
+	keyset_hash *finished;		/* keys finished after that */
 	/* channels and sums */
 	ChannelDict dict;
 	int32		direct;
@@ -116,6 +124,8 @@ typedef struct AggState
 	CreditSum  *sums;			/* [channel * RULE_NUM_MODELS + model] */
 	int32		sums_cap;		/* channels the sums have room for */
 	RuleOptions opts;
+	int64		window_us;		/* opts.lookback_days, see RuleWindowMicros */
+	double		decay_scale;	/* 1 / half-life in microseconds */
 } AggState;
 
 static void
@@ -186,6 +196,8 @@ CreateState(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 		RuleOptionsDefault(&st->opts);
 		direct = pstrdup(RULE_DEFAULT_DIRECT_CHANNEL);
 	}
+	st->window_us = RuleWindowMicros(&st->opts);
+	st->decay_scale = 1.0 / (st->opts.half_life_days * (double) USECS_PER_DAY);
 	/* the names the models and the output need, interned like any other */
 	st->direct = Channel(st, direct, strlen(direct));
 	st->unattributed = Channel(st, UNATTRIBUTED, strlen(UNATTRIBUTED));
@@ -239,8 +251,9 @@ CreditSorted(AggState *st)
 
 /*
  * Runs the models on the open conversion and adds its credit to the sums.
- * With every eligible touch taking part, no sort is needed: the picks and
- * one pass over the touches give all seven models.
+ * With every eligible touch taking part (no last_n), no sort is needed:
+ * one scan of the touch times gives the picks, and one more pass the
+ * linear, position-based and time-decay credits.
  */
 static void
 CreditOpenConversion(AggState *st)
@@ -249,18 +262,25 @@ CreditOpenConversion(AggState *st)
 	RulePicks	picks;
 	bool	   *eligible = (bool *) st->work;
 	double		decay_sum = 0.0;
+	double		linear,
+				first_w,
+				last_w,
+				middle_w,
+				decay_norm;
 	int			i;
 
-	for (i = 0; i < n; i++)
+	if (st->opts.last_n > 0)
 	{
-		st->age[i] = (double) (st->converted_at - st->at[i]) / (double) USECS_PER_DAY;
-		st->is_direct[i] = st->channel[i] == st->direct;
-	}
-	if (!RuleScanPath(&st->opts, n, st->age, st->is_direct, eligible, &picks))
-	{
+		for (i = 0; i < n; i++)
+		{
+			st->age[i] = (double) (st->converted_at - st->at[i]) / (double) USECS_PER_DAY;
+			st->is_direct[i] = st->channel[i] == st->direct;
+		}
 		CreditSorted(st);
 		return;
 	}
+	RuleScanTimes(st->window_us, n, st->at, st->converted_at, st->channel, st->direct,
+				  eligible, &picks);
 	if (picks.k == 0)
 	{
 		CreditUnattributed(st);
@@ -272,21 +292,26 @@ CreditOpenConversion(AggState *st)
 	{
 		if (!eligible[i])
 			continue;
-		st->weights[i] = RuleDecay(&st->opts, st->age[i], picks.newest);
+		/* 2^(-(age - newest age) / half-life): the newest touch weighs 1 */
+		st->weights[i] = exp2((double) (st->at[i] - picks.newest) * st->decay_scale);
 		decay_sum += st->weights[i];
 	}
+	linear = 1.0 / picks.k;
+	first_w = RulePositionWeight(&st->opts, 0, picks.k);
+	last_w = RulePositionWeight(&st->opts, picks.k - 1, picks.k);
+	middle_w = RulePositionWeight(&st->opts, 1, picks.k);
+	decay_norm = 1.0 / decay_sum;
 	for (i = 0; i < n; i++)
 	{
-		int			pos;
+		int32		c = st->channel[i];
 
 		if (!eligible[i])
 			continue;
-		/* position_based only tells the first, the last and the middle apart */
-		pos = i == picks.pick[RULE_FIRST_TOUCH] ? 0 :
-			i == picks.pick[RULE_LAST_TOUCH] ? picks.k - 1 : 1;
-		AddCredit(st, st->channel[i], RULE_LINEAR, 1.0 / picks.k);
-		AddCredit(st, st->channel[i], RULE_POSITION_BASED, RulePositionWeight(&st->opts, pos, picks.k));
-		AddCredit(st, st->channel[i], RULE_TIME_DECAY, st->weights[i] / decay_sum);
+		AddCredit(st, c, RULE_LINEAR, linear);
+		AddCredit(st, c, RULE_POSITION_BASED,
+				  i == picks.pick[RULE_FIRST_TOUCH] ? first_w :
+				  i == picks.pick[RULE_LAST_TOUCH] ? last_w : middle_w);
+		AddCredit(st, c, RULE_TIME_DECAY, st->weights[i] * decay_norm);
 	}
 }
 
@@ -302,14 +327,21 @@ FinishConversion(AggState *st)
 	st->nfinished++;
 	if (st->ascending)
 	{
-		if (st->nascended == st->ascended_cap)
+		if (st->nascended > 0 && st->key == st->ascended[st->nascended - 1].hi + 1)
+			st->ascended[st->nascended - 1].hi = st->key;
+		else
 		{
-			st->ascended_cap = Max(1024, st->ascended_cap * 2);
-			st->ascended = st->ascended ?
-				repalloc_huge(st->ascended, sizeof(int64) * st->ascended_cap) :
-				MemoryContextAllocHuge(st->cxt, sizeof(int64) * st->ascended_cap);
+			if (st->nascended == st->ascended_cap)
+			{
+				st->ascended_cap = Max(256, st->ascended_cap * 2);
+				st->ascended = st->ascended ?
+					repalloc_huge(st->ascended, sizeof(KeyRange) * st->ascended_cap) :
+					MemoryContextAllocHuge(st->cxt, sizeof(KeyRange) * st->ascended_cap);
+			}
+			st->ascended[st->nascended].lo = st->key;
+			st->ascended[st->nascended].hi = st->key;
+			st->nascended++;
 		}
-		st->ascended[st->nascended++] = st->key;
 		st->last_finished = st->key;
 	}
 	else
@@ -318,6 +350,27 @@ FinishConversion(AggState *st)
 
 		keyset_insert(st->finished, st->key, &found);
 	}
+}
+
+/* Whether key lies in one of the ascending runs (binary search). */
+static bool
+InAscendedRuns(const AggState *st, int64 key)
+{
+	int64		lo = 0,
+				hi = st->nascended - 1;
+
+	while (lo <= hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (key < st->ascended[mid].lo)
+			hi = mid - 1;
+		else if (key > st->ascended[mid].hi)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -342,16 +395,10 @@ CheckNewConversion(AggState *st, int64 key)
 			return;
 		/* keys stop ascending: from now on finished keys go to a hash set */
 		st->ascending = false;
-		st->finished = keyset_create(st->cxt, Max(1024, st->nascended * 2), NULL);
-		for (int64 i = 0; i < st->nascended; i++)
-		{
-			bool		found;
-
-			keyset_insert(st->finished, st->ascended[i], &found);
-		}
-		pfree(st->ascended);
-		st->ascended = NULL;
+		st->finished = keyset_create(st->cxt, 1024, NULL);
 	}
+	if (InAscendedRuns(st, key))
+		RowsApart(key);
 	if (keyset_lookup(st->finished, key) != NULL)
 		RowsApart(key);
 }
@@ -370,11 +417,19 @@ attr_rule_credits_transfn(PG_FUNCTION_ARGS)
 	int64		key;
 	text	   *channel;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "rule_credits transition function called outside an aggregate");
-
-	old = MemoryContextSwitchTo(aggcxt);
-	st = PG_ARGISNULL(0) ? CreateState(fcinfo, aggcxt) : (AggState *) PG_GETARG_POINTER(0);
+	/* the state is internal, so only an aggregate can pass one */
+	if (PG_ARGISNULL(0))
+	{
+		if (!AggCheckCallContext(fcinfo, &aggcxt))
+			elog(ERROR, "rule_credits transition function called outside an aggregate");
+		old = MemoryContextSwitchTo(aggcxt);
+		st = CreateState(fcinfo, aggcxt);
+	}
+	else
+	{
+		st = (AggState *) PG_GETARG_POINTER(0);
+		old = MemoryContextSwitchTo(st->cxt);
+	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
 	{
 		MemoryContextSwitchTo(old);
@@ -390,6 +445,10 @@ attr_rule_credits_transfn(PG_FUNCTION_ARGS)
 		st->open = true;
 		st->key = key;
 		st->converted_at = PG_GETARG_TIMESTAMPTZ(4);
+		if (TIMESTAMP_NOT_FINITE(st->converted_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("conversion " INT64_FORMAT " has a time that is not finite", key)));
 		st->value = PG_ARGISNULL(5) ? 0.0 : PG_GETARG_FLOAT8(5);
 		if (isnan(st->value) || isinf(st->value))
 			ereport(ERROR,
@@ -399,8 +458,15 @@ attr_rule_credits_transfn(PG_FUNCTION_ARGS)
 	}
 	if (unlikely(st->n == st->cap))
 		ReserveTouches(st, st->n + 1);
-	channel = PG_GETARG_TEXT_PP(2);
+	/* a short or plain channel name is read in place, without a call */
+	channel = (text *) PG_GETARG_POINTER(2);
+	if (unlikely(VARATT_IS_COMPRESSED(channel) || VARATT_IS_EXTERNAL(channel)))
+		channel = PG_GETARG_TEXT_PP(2);
 	st->at[st->n] = PG_GETARG_TIMESTAMPTZ(3);
+	if (unlikely(TIMESTAMP_NOT_FINITE(st->at[st->n])))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a touch of conversion " INT64_FORMAT " has a time that is not finite", key)));
 	st->channel[st->n] = Channel(st, VARDATA_ANY(channel), VARSIZE_ANY_EXHDR(channel));
 	st->n++;
 
