@@ -322,6 +322,40 @@ SELECT s.o, max(abs(a.removal_effect - b.removal_effect)) < 1e-12 AS same_re
   JOIN LATERAL attribution.markov_credits((SELECT r FROM res WHERE res.o = s.o)) b USING (channel)
  GROUP BY s.o ORDER BY s.o;
 
+-- Paths read the same however they are stored: small arrays with one-byte
+-- headers, compressed and out-of-line long ones, elements with one-byte
+-- headers (array_agg over a column), names of every length class, and a
+-- lower bound other than 1; each against the same paths rebuilt in memory.
+CREATE TEMP TABLE names AS
+SELECT i, (ARRAY['a', 'ppc', 'email', 'referral', 'paid_social', 'organic_search_x',
+                 'a-very-long-channel-name-of-forty-bytes!'])[1 + i % 7] AS name
+  FROM generate_series(0, 6) i;
+CREATE TEMP TABLE stored_paths AS
+SELECT r AS id, (SELECT array_agg(n.name ORDER BY k)
+                   FROM generate_series(1, 1 + (r * 7) % (CASE WHEN r % 10 = 0 THEN 400 ELSE 6 END)) k
+                   JOIN names n ON n.i = (r * k + k / 3) % 7) AS path,
+       (r % 3 = 0)::int::float8 AS conv, (r % 3 <> 0)::int::float8 AS nulls
+  FROM generate_series(1, 300) r;
+UPDATE stored_paths SET path = '[0:1]={ppc,email}' WHERE id = 7;
+CREATE TEMP TABLE stored_external (LIKE stored_paths);
+ALTER TABLE stored_external ALTER COLUMN path SET STORAGE EXTERNAL;
+INSERT INTO stored_external SELECT * FROM stored_paths;
+SELECT kind, count(*) AS channels,
+       max(abs(a.conversions - b.conversions)) = 0 AS same_conversions,
+       max(abs(a.removal_effect - b.removal_effect)) = 0 AS same_removal_effects
+  FROM (SELECT 'table' AS kind, attribution.markov(path, conv, nulls) AS r FROM stored_paths
+        UNION ALL
+        SELECT 'external', attribution.markov(path, conv, nulls) FROM stored_external) s
+ CROSS JOIN LATERAL attribution.markov_credits(s.r) a
+  JOIN attribution.markov_credits((
+        SELECT attribution.markov(string_to_array(array_to_string(path, ','), ','), conv, nulls)
+          FROM stored_paths)) b USING (channel)
+ GROUP BY kind ORDER BY kind;
+SELECT count(*) FILTER (WHERE pg_column_size(path) < 127) AS short_header,
+       count(*) FILTER (WHERE pg_column_size(path) < octet_length(array_to_string(path, ''))) AS compressed
+  FROM stored_paths;
+DROP TABLE names, stored_paths, stored_external;
+
 -- Edge cases and errors
 SELECT attribution.markov(path, conv) IS NULL AS no_rows FROM k2 WHERE false;
 SELECT * FROM attribution.markov_credits((SELECT attribution.markov(path, 0, 0) FROM k2));

@@ -41,6 +41,7 @@ PG_FUNCTION_INFO_V1(markov_finalfn);
 typedef struct MarkovAggState
 {
 	MemoryContext own;			/* set when made by deserialize: freed once merged */
+	MemoryContext cxt;			/* where the state lives */
 	int			order;
 	int		   *dense;			/* DENSE_ROWS x DENSE_COLS edge ids, -1 = none;
 								 * made once the state has DENSE_AFTER edges, so
@@ -80,6 +81,7 @@ NewState(int order)
 	MarkovAggState *st = palloc0(sizeof(MarkovAggState));
 
 	st->order = order;
+	st->cxt = CurrentMemoryContext;
 	ChannelDictInit(&st->dict);
 	SeqMapInit(&st->states, 64);
 	PairMapInit(&st->edges, 32);
@@ -90,20 +92,6 @@ NewState(int order)
 	return st;
 }
 
-int
-MarkovCheckOrder(FunctionCallInfo fcinfo, int argno)
-{
-	int			order = 1;
-
-	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
-		order = PG_GETARG_INT32(argno);
-	if (order < 1 || order > MARKOV_MAX_ORDER)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("markov order %d is out of range", order),
-				 errdetail("The order must be between 1 and %d.", MARKOV_MAX_ORDER)));
-	return order;
-}
 
 static void
 AddEdge(MarkovAggState *st, int from, int to, FixedSum c, FixedSum n, FixedSum v)
@@ -256,40 +244,52 @@ CountPath(MarkovAggState *st, int n, double conv, double nulls, FixedSum value)
 	int64		c;
 	int64		nl;
 	int			prev;
+	const int32 *ids = st->ids;
+	int32	   *sids;
+	int64	   *count_conv;
+	int64	   *count_null;
 
 	if (st->order != 1 || !(conv < COUNT_WEIGHT_LIMIT && nulls < COUNT_WEIGHT_LIMIT) ||
-		conv != floor(conv) || nulls != floor(nulls) || (conv == 0 && nulls == 0) ||
-		st->counted_rows >= COUNT_ROWS_LIMIT)
+		(conv == 0 && nulls == 0) || st->counted_rows >= COUNT_ROWS_LIMIT)
 		return false;
+	/* weights are >= 0 and below 2^31 here, so the casts are exact tests */
 	c = (int64) conv;
 	nl = (int64) nulls;
+	if ((double) c != conv || (double) nl != nulls)
+		return false;
 	ReserveSids(st, n);
+	/* locals: the build cannot assume stores leave the state's fields alone */
+	sids = st->sids;
 	for (int i = 0; i < n; i++)
 	{
-		int32		ch = st->ids[i];
+		int32		ch = ids[i];
+		int32		sid;
 
 		/* at order 1 a state is its channel: known ones need no call */
-		st->sids[i] = ch < st->chan_state_cap && st->chan_state[ch] >= 0 ?
-			st->chan_state[ch] : StateId(st, st->ids + i, 1);
-		if (st->sids[i] >= DENSE_STATES)
+		sid = ch < st->chan_state_cap && st->chan_state[ch] >= 0 ?
+			st->chan_state[ch] : StateId(st, ids + i, 1);
+		if (sid >= DENSE_STATES)
 			return false;
+		sids[i] = sid;
 	}
 	if (st->count_conv == NULL)
 	{
 		st->count_conv = palloc0(sizeof(int64) * DENSE_ROWS * DENSE_COLS);
 		st->count_null = palloc0(sizeof(int64) * DENSE_ROWS * DENSE_COLS);
 	}
+	count_conv = st->count_conv;
+	count_null = st->count_null;
 	prev = MARKOV_START;
 	for (int i = 0; i < n; i++)
 	{
-		int			cell = (prev + 1) * DENSE_COLS + (st->sids[i] + 3);
+		int			cell = (prev + 1) * DENSE_COLS + (sids[i] + 3);
 
-		st->count_conv[cell] += c;
-		st->count_null[cell] += nl;
-		prev = st->sids[i];
+		count_conv[cell] += c;
+		count_null[cell] += nl;
+		prev = sids[i];
 	}
-	st->count_conv[(prev + 1) * DENSE_COLS + (MARKOV_CONVERSION + 3)] += c;
-	st->count_null[(prev + 1) * DENSE_COLS + (MARKOV_NULL + 3)] += nl;
+	count_conv[(prev + 1) * DENSE_COLS + (MARKOV_CONVERSION + 3)] += c;
+	count_null[(prev + 1) * DENSE_COLS + (MARKOV_NULL + 3)] += nl;
 	if (value != 0)
 		AddEdge(st, prev, MARKOV_CONVERSION, 0, 0, value);
 	st->counted_rows++;
@@ -301,17 +301,22 @@ markov_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
 	MemoryContext old;
-	MarkovAggState *st;
-	ArrayType  *path;
+	MarkovAggState *st = NULL;
+	const struct varlena *path;
 	int			order;
 	double		conv;
 	double		nulls;
 	double		value;
 	int			n;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "markov_transfn called in non-aggregate context");
-	st = PG_ARGISNULL(0) ? NULL : (MarkovAggState *) PG_GETARG_POINTER(0);
+	/* the state is internal, so only an aggregate can pass one */
+	if (PG_ARGISNULL(0))
+	{
+		if (!AggCheckCallContext(fcinfo, &aggcxt))
+			elog(ERROR, "markov_transfn called in non-aggregate context");
+	}
+	else
+		st = (MarkovAggState *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(1))
 	{
 		if (st == NULL)
@@ -322,11 +327,13 @@ markov_transfn(PG_FUNCTION_ARGS)
 	conv = ModelArgDouble(fcinfo, 2, "conversions", true);
 	nulls = ModelArgDouble(fcinfo, 3, "nulls", true);
 	value = ModelArgDouble(fcinfo, 4, "value", false);
-	path = PG_GETARG_ARRAYTYPE_P(1);
 
-	old = MemoryContextSwitchTo(aggcxt);
 	if (st == NULL)
+	{
+		old = MemoryContextSwitchTo(aggcxt);
 		st = NewState(order);
+		MemoryContextSwitchTo(old);
+	}
 	else if (st->order != order)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -337,12 +344,15 @@ markov_transfn(PG_FUNCTION_ARGS)
 	{
 		FixedSum	fv = value == 0 ? 0 : FixedFromDouble(value, "value");
 
+		/* a detoasted copy, if any, belongs to this row's context */
+		path = PathDatum(PG_GETARG_DATUM(1));
+		old = MemoryContextSwitchTo(st->cxt);
 		n = PathToIds(path, &st->dict, &st->ids, &st->idcap);
 		if (n > 0 && !CountPath(st, n, conv, nulls, fv))
 			AddPath(st, n, FixedFromDouble(conv, "conversions"),
 					FixedFromDouble(nulls, "nulls"), fv);
+		MemoryContextSwitchTo(old);
 	}
-	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(st);
 }
 

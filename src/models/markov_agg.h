@@ -7,6 +7,7 @@
 
 #include "fmgr.h"
 
+#include "models/markov_chain.h"
 #include "models/markov_paths.h"
 
 /*
@@ -22,6 +23,20 @@ MarkovPathStates(int n, int order)
 }
 
 /* Reads and checks the order argument (NULL or absent means 1). */
-extern int	MarkovCheckOrder(FunctionCallInfo fcinfo, int argno);
+/* The order argument (default 1), checked to be in range. */
+static inline int
+MarkovCheckOrder(FunctionCallInfo fcinfo, int argno)
+{
+	int			order = 1;
+
+	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
+		order = PG_GETARG_INT32(argno);
+	if (unlikely(order < 1 || order > MARKOV_MAX_ORDER))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("markov order %d is out of range", order),
+				 errdetail("The order must be between 1 and %d.", MARKOV_MAX_ORDER)));
+	return order;
+}
 
 #endif							/* MARKOV_AGG_H */

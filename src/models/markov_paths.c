@@ -74,23 +74,16 @@ FixedOverflow(void)
 			 errmsg("sum of attribution weights is out of range")));
 }
 
-double
-ModelArgDouble(FunctionCallInfo fcinfo, int argno, const char *what, bool nonnegative)
+void
+ModelArgDoubleProblem(const char *what, double x)
 {
-	double		x;
-
-	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return 0.0;
-	x = PG_GETARG_FLOAT8(argno);
 	if (isnan(x) || isinf(x))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be finite, not %g", what, x)));
-	if (nonnegative && x < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative, not %g", what, x)));
-	return x;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s must not be negative, not %g", what, x)));
 }
 
 /* ---- channel dictionary ---- */
@@ -453,46 +446,98 @@ PairMapIntern(PairMap *map, int32 a, int32 b, bool *found)
 
 /* ---- paths ---- */
 
-int
-PathToIds(ArrayType *path, ChannelDict *dict, int32 **ids, int *cap)
+static void
+PathNullProblem(void)
 {
-	int			n;
-	array_iter	it;
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("path must not contain NULL channels"),
+			 errhint("Remove NULL elements with array_remove(path, NULL).")));
+}
 
-	if (ARR_NDIM(path) > 1)
+static inline int32
+ReadInt32(const char *p)
+{
+	int32		v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/*
+ * The channel ids of a path array, interned in dict, into *ids (grown to
+ * *cap as needed); returns the number of touches.
+ *
+ * path is a plain varlena (PathDatum gives one): a small array stored with
+ * a one-byte header is read where it lies.  Its fields and elements keep
+ * their offsets from the start of the array as built with a four-byte
+ * header, so everything is addressed by offset: text elements start at
+ * int-aligned offsets.
+ */
+int
+PathToIds(const struct varlena *path, ChannelDict *dict, int32 **ids, int *cap)
+{
+	/* body: the array after its header, at offset VARHDRSZ of ArrayType */
+	const char *body = VARATT_IS_SHORT(path) ? VARDATA_SHORT(path) : VARDATA(path);
+	int			ndim = ReadInt32(body + offsetof(ArrayType, ndim) - VARHDRSZ);
+	int32		dataoffset = ReadInt32(body + offsetof(ArrayType, dataoffset) - VARHDRSZ);
+	Oid			elemtype = (Oid) ReadInt32(body + offsetof(ArrayType, elemtype) - VARHDRSZ);
+	const char *dims = body + sizeof(ArrayType) - VARHDRSZ;
+	const bits8 *nulls = dataoffset != 0 ? (const bits8 *) (dims + 2 * sizeof(int) * ndim) : NULL;
+	int			n;
+	int			off;
+	int32	   *out;
+
+	if (ndim > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("path must be a one-dimensional array of channel names")));
-	if (ARR_ELEMTYPE(path) != TEXTOID)
+	if (elemtype != TEXTOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("path must be an array of text")));
-	n = ArrayGetNItems(ARR_NDIM(path), ARR_DIMS(path));
+	n = ndim == 0 ? 0 : ReadInt32(dims);
 	if (n > *cap)
 	{
 		*cap = Max(n, *cap * 2);
 		*ids = *ids ? repalloc(*ids, sizeof(int32) * *cap) : palloc(sizeof(int32) * *cap);
 	}
-	array_iter_setup(&it, (AnyArrayType *) path);
+	off = dataoffset != 0 ? dataoffset : (int) ARR_OVERHEAD_NONULLS(ndim);
+	/* a local: the build cannot assume stores leave *ids alone */
+	out = *ids;
 	for (int i = 0; i < n; i++)
 	{
-		bool		isnull;
-		Datum		d = array_iter_next(&it, &isnull, i, -1, false, TYPALIGN_INT);
-		text	   *t;
+		const char *elem = body + off - VARHDRSZ;
+		uint32		size;
+		const char *name;
+		int			len;
 		int			id;
 
-		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("path must not contain NULL channels"),
-					 errhint("Remove NULL elements with array_remove(path, NULL).")));
-		t = (text *) DatumGetPointer(d);
-		if (VARSIZE_ANY_EXHDR(t) == 0)
+		if (nulls && !(nulls[i / 8] & (1 << (i % 8))))
+			PathNullProblem();
+		/* elements are never toasted; the header is read unaligned */
+		if (VARATT_IS_1B(elem))
+		{
+			size = VARSIZE_1B(elem);
+			name = elem + VARHDRSZ_SHORT;
+			len = size - VARHDRSZ_SHORT;
+		}
+		else
+		{
+			uint32		hdr;
+
+			memcpy(&hdr, elem, sizeof(hdr));
+			size = VARSIZE_4B(&hdr);
+			name = elem + VARHDRSZ;
+			len = size - VARHDRSZ;
+		}
+		if (len == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("path must not contain empty channel names")));
-		id = ChannelDictQuick(dict, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-		(*ids)[i] = id >= 0 ? id : ChannelDictIntern(dict, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		id = ChannelDictQuick(dict, name, len);
+		out[i] = id >= 0 ? id : ChannelDictIntern(dict, name, len);
+		off = INTALIGN(off + size);
 	}
 	return n;
 }

@@ -7,6 +7,8 @@
 #ifndef MARKOV_PATHS_H
 #define MARKOV_PATHS_H
 
+#include <math.h>
+
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
@@ -44,8 +46,26 @@ FixedAdd(FixedSum a, FixedSum b)
 }
 
 /* Reads an optional float8 argument: NULL is 0, NaN and infinities fail. */
-extern double ModelArgDouble(FunctionCallInfo fcinfo, int argno, const char *what,
-							 bool nonnegative);
+/* Raises the error for a float8 argument that is not finite or is negative. */
+extern void ModelArgDoubleProblem(const char *what, double x) pg_attribute_noreturn();
+
+/*
+ * A float8 argument of a model function, 0 when null or absent; it must be
+ * finite, and nonnegative when asked.  Inline: aggregates read three per
+ * row.
+ */
+static inline double
+ModelArgDouble(FunctionCallInfo fcinfo, int argno, const char *what, bool nonnegative)
+{
+	double		x;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return 0.0;
+	x = PG_GETARG_FLOAT8(argno);
+	if (unlikely(isnan(x) || isinf(x) || (nonnegative && x < 0)))
+		ModelArgDoubleProblem(what, x);
+	return x;
+}
 
 /*
  * Channel dictionary: interns channel names to dense ids in first-seen
@@ -202,7 +222,22 @@ extern int	PairMapIntern(PairMap *map, int32 a, int32 b, bool *found);
  * touches; *ids is (re)allocated in the current memory context as needed.
  * NULL elements and empty channel names are rejected.
  */
-extern int	PathToIds(ArrayType *path, ChannelDict *dict, int32 **ids, int *cap);
+/*
+ * A path argument as PathToIds reads it: detoasted only when compressed or
+ * stored out of line, so small arrays are read in place.  Any copy is made
+ * in the current memory context.
+ */
+static inline const struct varlena *
+PathDatum(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (unlikely(VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v)))
+		v = pg_detoast_datum(v);
+	return v;
+}
+
+extern int	PathToIds(const struct varlena *path, ChannelDict *dict, int32 **ids, int *cap);
 
 /*
  * Text encoding of a state or path for the two-step forms: channel names

@@ -156,7 +156,7 @@ markov_transitions(PG_FUNCTION_ARGS)
 	nl = ModelArgDouble(fcinfo, 2, "nulls", true);
 	value = ModelArgDouble(fcinfo, 3, "value", false);
 	ChannelDictInit(&dict);
-	n = PathToIds(PG_GETARG_ARRAYTYPE_P(0), &dict, &ids, &idcap);
+	n = PathToIds(PathDatum(PG_GETARG_DATUM(0)), &dict, &ids, &idcap);
 	if (n == 0 || (conv == 0 && nl == 0 && value == 0))
 		return (Datum) 0;
 

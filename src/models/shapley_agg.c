@@ -85,7 +85,7 @@ shapley_transfn(PG_FUNCTION_ARGS)
 	MemoryContext aggcxt;
 	MemoryContext old;
 	ShapleyAggState *st;
-	ArrayType  *path;
+	const struct varlena *path;
 	double		conv;
 	double		nulls;
 	double		value;
@@ -103,11 +103,13 @@ shapley_transfn(PG_FUNCTION_ARGS)
 	conv = ModelArgDouble(fcinfo, 2, "conversions", true);
 	nulls = ModelArgDouble(fcinfo, 3, "nulls", true);
 	value = ModelArgDouble(fcinfo, 4, "value", false);
-	path = PG_GETARG_ARRAYTYPE_P(1);
-
 	old = MemoryContextSwitchTo(aggcxt);
 	if (st == NULL)
 		st = NewState();
+	MemoryContextSwitchTo(old);
+	/* a detoasted copy, if any, belongs to this row's context */
+	path = PathDatum(PG_GETARG_DATUM(1));
+	old = MemoryContextSwitchTo(aggcxt);
 	/* rows that weigh nothing add no path and no channel */
 	if (conv != 0 || nulls != 0 || value != 0)
 	{

@@ -102,7 +102,7 @@ shapley_key(PG_FUNCTION_ARGS)
 				 errhint("Use set, ordered or path, or a variant name.")));
 
 	ChannelDictInit(&dict);
-	n = PathToIds(PG_GETARG_ARRAYTYPE_P(0), &dict, &ids, &cap);
+	n = PathToIds(PathDatum(PG_GETARG_DATUM(0)), &dict, &ids, &cap);
 	if (n == 0)
 		PG_RETURN_NULL();
 	if (distinct)
