@@ -25,7 +25,8 @@ EXTRA_CLEAN = $(DATA_built) output_iso test/fuzz/bin
 
 # Server headers as system headers: -Wextra in CI checks our code, not theirs.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server) $(shell curl-config --cflags)
-SHLIB_LINK = $(shell curl-config --libs) -lssl -lcrypto
+# -lm binds libm's current symbol versions (exp2 without the errno wrapper)
+SHLIB_LINK = $(shell curl-config --libs) -lssl -lcrypto -lm
 
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso
 PROVE_TESTS = test/t/*.pl

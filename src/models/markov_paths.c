@@ -182,15 +182,21 @@ ChannelDictLookup(const ChannelDict *dict, const char *name, int len)
 	return ChannelDictProbe(dict, name, len, NameHash(name, len), &s);
 }
 
-/* Puts a known name in its quick slot, replacing whichever was there. */
+/*
+ * Puts a known name in the quick table: in its first slot when that is
+ * free, else in its second when that is, else over the first one's name.
+ */
 static void
 ChannelQuickRemember(ChannelDict *dict, int id)
 {
 	const char *name = dict->names[id];
 	int			len = dict->lens[id];
 	uint64		tail = len > 0 ? TailWord(name, len) : 0;
-	ChannelQuick *q = &dict->quick[ChannelQuickSlot(tail, len)];
+	uint64		h = ChannelQuickHash(tail, len);
+	ChannelQuick *q = &dict->quick[CHANNEL_QUICK_SLOT1(h)];
 
+	if (q->len >= 0 && dict->quick[CHANNEL_QUICK_SLOT2(h)].len < 0)
+		q = &dict->quick[CHANNEL_QUICK_SLOT2(h)];
 	q->id = id;
 	q->len = len;
 	q->tail = tail;

@@ -136,13 +136,19 @@ typedef struct ChannelQuick
 	uint64		tail;			/* TailWord() */
 } ChannelQuick;
 
-/* Slot of a name in the quick table, from its tail word and length. */
-static inline int
-ChannelQuickSlot(uint64 tail, int len)
+/*
+ * The two slots a name may take in the quick table, from its tail word and
+ * length: two choices keep a pair of names that share one slot from
+ * evicting each other on every row.
+ */
+static inline uint64
+ChannelQuickHash(uint64 tail, int len)
 {
-	return (int) (((tail ^ (uint64) len) * UINT64CONST(0x9E3779B97F4A7C15)) >> 58) &
-		(CHANNEL_QUICK_SLOTS - 1);
+	return (tail ^ (uint64) len) * UINT64CONST(0x9E3779B97F4A7C15);
 }
+
+#define CHANNEL_QUICK_SLOT1(h) ((int) ((h) >> 58) & (CHANNEL_QUICK_SLOTS - 1))
+#define CHANNEL_QUICK_SLOT2(h) ((int) ((h) >> 52) & (CHANNEL_QUICK_SLOTS - 1))
 
 typedef struct ChannelDict
 {
@@ -156,16 +162,27 @@ typedef struct ChannelDict
 	ChannelQuick quick[CHANNEL_QUICK_SLOTS];
 } ChannelDict;
 
+static inline bool
+ChannelQuickMatch(const ChannelDict *dict, const ChannelQuick *q, const char *name, int len,
+				  uint64 tail)
+{
+	return q->len == len && q->tail == tail &&
+		(len <= 8 || (q->head == Load8(name) &&
+					  (len <= 16 || ChannelNameEqual(dict->names[q->id], name, len))));
+}
+
 /* The id of name when the quick table knows it, else -1. */
 static inline int
 ChannelDictQuick(const ChannelDict *dict, const char *name, int len)
 {
 	uint64		tail = len > 0 ? TailWord(name, len) : 0;
-	const ChannelQuick *q = &dict->quick[ChannelQuickSlot(tail, len)];
+	uint64		h = ChannelQuickHash(tail, len);
+	const ChannelQuick *q = &dict->quick[CHANNEL_QUICK_SLOT1(h)];
 
-	if (q->len == len && q->tail == tail &&
-		(len <= 8 || (q->head == Load8(name) &&
-					  (len <= 16 || ChannelNameEqual(dict->names[q->id], name, len)))))
+	if (likely(ChannelQuickMatch(dict, q, name, len, tail)))
+		return q->id;
+	q = &dict->quick[CHANNEL_QUICK_SLOT2(h)];
+	if (ChannelQuickMatch(dict, q, name, len, tail))
 		return q->id;
 	return -1;
 }

@@ -305,7 +305,18 @@ RuleScanTimes(int64_t window_us, int n, const int64_t *at, int64_t converted_at,
 double
 RuleDecay(const RuleOptions *opts, double age_days, double newest_age_days)
 {
-	return exp2(-(age_days - newest_age_days) / opts->half_life_days);
+	return RuleExp2(-(age_days - newest_age_days) / opts->half_life_days);
+}
+
+double		RuleExp2Table[RULE_EXP2_STEPS];
+bool		RuleExp2Ready = false;
+
+void
+RuleExp2Prepare(void)
+{
+	for (int j = 0; j < RULE_EXP2_STEPS; j++)
+		RuleExp2Table[j] = exp2((double) j / RULE_EXP2_STEPS);
+	RuleExp2Ready = true;
 }
 
 /*

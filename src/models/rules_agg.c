@@ -123,6 +123,9 @@ typedef struct AggState
 	int32		unattributed;
 	CreditSum  *sums;			/* [channel * RULE_NUM_MODELS + model] */
 	int32		sums_cap;		/* channels the sums have room for */
+	/* scratch per channel, sums_cap entries, zero between conversions */
+	int32	   *count;
+	double	   *decay;
 	RuleOptions opts;
 	int64		window_us;		/* opts.lookback_days, see RuleWindowMicros */
 	double		decay_scale;	/* 1 / half-life in microseconds */
@@ -163,6 +166,10 @@ Channel(AggState *st, const char *name, int len)
 		st->sums = repalloc(st->sums, sizeof(CreditSum) * RULE_NUM_MODELS * cap);
 		memset(st->sums + RULE_NUM_MODELS * st->sums_cap, 0,
 			   sizeof(CreditSum) * RULE_NUM_MODELS * (cap - st->sums_cap));
+		st->count = repalloc(st->count, sizeof(int32) * cap);
+		memset(st->count + st->sums_cap, 0, sizeof(int32) * (cap - st->sums_cap));
+		st->decay = repalloc(st->decay, sizeof(double) * cap);
+		memset(st->decay + st->sums_cap, 0, sizeof(double) * (cap - st->sums_cap));
 		st->sums_cap = cap;
 	}
 	return c;
@@ -188,6 +195,8 @@ CreateState(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 	ChannelDictInit(&st->dict);
 	st->sums_cap = 16;
 	st->sums = palloc0(sizeof(CreditSum) * RULE_NUM_MODELS * st->sums_cap);
+	st->count = palloc0(sizeof(int32) * st->sums_cap);
+	st->decay = palloc0(sizeof(double) * st->sums_cap);
 
 	if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
 		RuleOptionsFromJsonb(PG_GETARG_JSONB_P(6), &st->opts, &direct);
@@ -206,12 +215,12 @@ CreateState(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 
 /* Adds one touch's weight under one model. */
 static inline void
-AddCredit(AggState *st, int32 channel, int m, double weight)
+AddCredit(CreditSum *sums, int32 channel, int m, double weight, double value)
 {
-	CreditSum  *s = &st->sums[channel * RULE_NUM_MODELS + m];
+	CreditSum  *s = &sums[channel * RULE_NUM_MODELS + m];
 
 	s->conversions += weight;
-	s->value += weight * st->value;
+	s->value += weight * value;
 }
 
 /*
@@ -221,7 +230,7 @@ static void
 CreditUnattributed(AggState *st)
 {
 	for (int m = 0; m < RULE_NUM_MODELS; m++)
-		AddCredit(st, st->unattributed, m, 1.0);
+		AddCredit(st->sums, st->unattributed, m, 1.0, st->value);
 }
 
 /*
@@ -245,7 +254,7 @@ CreditSorted(AggState *st)
 		RuleKeptWeights((RuleModel) m, &st->opts, k, st->kept, st->age, st->is_direct, st->weights);
 		for (int i = 0; i < k; i++)
 			if (st->weights[i] != 0)
-				AddCredit(st, st->channel[st->kept[i]], m, st->weights[i]);
+				AddCredit(st->sums, st->channel[st->kept[i]], m, st->weights[i], st->value);
 	}
 }
 
@@ -261,12 +270,22 @@ CreditOpenConversion(AggState *st)
 	int32		n = st->n;
 	RulePicks	picks;
 	bool	   *eligible = (bool *) st->work;
+	int32	   *touched = st->kept;	/* the channels with eligible touches */
+	int			ntouched = 0;
 	double		decay_sum = 0.0;
 	double		linear,
 				first_w,
 				last_w,
 				middle_w,
 				decay_norm;
+	int32		first_c,
+				last_c;
+	CreditSum  *sums;
+	double		value;
+	const TimestampTz *at;
+	const int32 *channel;
+	int32	   *count;
+	double	   *decay;
 	int			i;
 
 	if (st->opts.last_n > 0)
@@ -286,32 +305,61 @@ CreditOpenConversion(AggState *st)
 		CreditUnattributed(st);
 		return;
 	}
+
+	/*
+	 * Locals throughout: the build cannot assume that stores into the sums
+	 * leave the state's fields alone, and would reload them per touch.
+	 */
+	sums = st->sums;
+	value = st->value;
+	at = st->at;
+	channel = st->channel;
+	count = st->count;
+	decay = st->decay;
 	for (int m = RULE_FIRST_TOUCH; m <= RULE_LAST_NON_DIRECT; m++)
-		AddCredit(st, st->channel[picks.pick[m]], m, 1.0);
+		AddCredit(sums, channel[picks.pick[m]], m, 1.0, value);
+
+	/* per channel: its eligible touches and their summed decay weight */
 	for (i = 0; i < n; i++)
 	{
+		int32		c = channel[i];
+
+		/*
+		 * 2^(-(age - newest age) / half-life): the newest touch weighs 1.
+		 * Computed before the test, which then predicts well; in doubles,
+		 * which cannot overflow for touches outside the window.
+		 */
+		double		w = RuleExp2(((double) at[i] - (double) picks.newest) * st->decay_scale);
+
 		if (!eligible[i])
 			continue;
-		/* 2^(-(age - newest age) / half-life): the newest touch weighs 1 */
-		st->weights[i] = exp2((double) (st->at[i] - picks.newest) * st->decay_scale);
-		decay_sum += st->weights[i];
+		if (count[c]++ == 0)
+			touched[ntouched++] = c;
+		decay[c] += w;
+		decay_sum += w;
 	}
 	linear = 1.0 / picks.k;
 	first_w = RulePositionWeight(&st->opts, 0, picks.k);
 	last_w = RulePositionWeight(&st->opts, picks.k - 1, picks.k);
 	middle_w = RulePositionWeight(&st->opts, 1, picks.k);
 	decay_norm = 1.0 / decay_sum;
-	for (i = 0; i < n; i++)
+	first_c = channel[picks.pick[RULE_FIRST_TOUCH]];
+	last_c = channel[picks.pick[RULE_LAST_TOUCH]];
+	for (i = 0; i < ntouched; i++)
 	{
-		int32		c = st->channel[i];
+		int32		c = touched[i];
+		double		position;
 
-		if (!eligible[i])
-			continue;
-		AddCredit(st, c, RULE_LINEAR, linear);
-		AddCredit(st, c, RULE_POSITION_BASED,
-				  i == picks.pick[RULE_FIRST_TOUCH] ? first_w :
-				  i == picks.pick[RULE_LAST_TOUCH] ? last_w : middle_w);
-		AddCredit(st, c, RULE_TIME_DECAY, st->weights[i] * decay_norm);
+		if (picks.k == 1)
+			position = 1.0;		/* the first touch is the last */
+		else
+			position = (count[c] - (c == first_c) - (c == last_c)) * middle_w +
+				(c == first_c ? first_w : 0.0) + (c == last_c ? last_w : 0.0);
+		AddCredit(sums, c, RULE_LINEAR, count[c] * linear, value);
+		AddCredit(sums, c, RULE_POSITION_BASED, position, value);
+		AddCredit(sums, c, RULE_TIME_DECAY, decay[c] * decay_norm, value);
+		count[c] = 0;
+		decay[c] = 0.0;
 	}
 }
 

@@ -64,6 +64,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.first_share = (data[3] % 11) / 20.0;
 	opts.last_share = (data[4] % 11) / 20.0;
 	check(RuleOptionsProblem(&opts) == NULL);
+	{
+		/* the decay's own exp2 against libm, over [-1100, 0] */
+		double		x = -(double) ((data[1] << 16) | (data[2] << 8) | data[3]) / 15250.0;
+
+		check(fabs(RuleExp2(x) - exp2(x)) <= 1e-15 * exp2(x));
+	}
 	data += 5;
 	size -= 5;
 
