@@ -92,7 +92,6 @@ NewState(int order)
 	return st;
 }
 
-
 static void
 AddEdge(MarkovAggState *st, int from, int to, FixedSum c, FixedSum n, FixedSum v)
 {

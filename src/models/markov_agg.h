@@ -23,7 +23,6 @@ MarkovPathStates(int n, int order)
 }
 
 /* Reads and checks the order argument (NULL or absent means 1). */
-/* The order argument (default 1), checked to be in range. */
 static inline int
 MarkovCheckOrder(FunctionCallInfo fcinfo, int argno)
 {

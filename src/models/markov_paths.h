@@ -45,7 +45,6 @@ FixedAdd(FixedSum a, FixedSum b)
 	return r;
 }
 
-/* Reads an optional float8 argument: NULL is 0, NaN and infinities fail. */
 /* Raises the error for a float8 argument that is not finite or is negative. */
 extern void ModelArgDoubleProblem(const char *what, double x) pg_attribute_noreturn();
 
@@ -235,11 +234,6 @@ extern void PairMapInit(PairMap *map, int capacity);
 extern int	PairMapIntern(PairMap *map, int32 a, int32 b, bool *found);
 
 /*
- * Reads a text[] path into channel ids of dict.  Returns the number of
- * touches; *ids is (re)allocated in the current memory context as needed.
- * NULL elements and empty channel names are rejected.
- */
-/*
  * A path argument as PathToIds reads it: detoasted only when compressed or
  * stored out of line, so small arrays are read in place.  Any copy is made
  * in the current memory context.
@@ -254,6 +248,11 @@ PathDatum(Datum d)
 	return v;
 }
 
+/*
+ * Reads a text[] path (from PathDatum) into channel ids of dict.  Returns
+ * the number of touches; *ids is (re)allocated in the current memory
+ * context as needed.  NULL elements and empty channel names are rejected.
+ */
 extern int	PathToIds(const struct varlena *path, ChannelDict *dict, int32 **ids, int *cap);
 
 /*
