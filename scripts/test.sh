@@ -5,7 +5,7 @@
 #     ./scripts/test.sh
 # PG_CFLAGS (CI sets '-Wall -Wextra -Werror') is passed to the build.
 # TIERS selects tiers (default "regress tap mock fuzz"); PROVE_TESTS selects TAP
-# files; FUZZ_TIME is the seconds each libFuzzer harness runs (default 20).
+# files; REGRESS_TESTS / ISOLATION_TESTS select pg_regress files / isolation specs; FUZZ_TIME is the seconds each libFuzzer harness runs (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -28,7 +28,10 @@ if [[ " $TIERS " == *" regress "* ]]; then
     inner=$(mktemp /tmp/pg_attribution_installcheck.XXXXXX)
     cat > "$inner" <<'INNER'
 #!/usr/bin/env bash
-if make -s installcheck; then
+# REGRESS_TESTS and ISOLATION_TESTS (when set) pick pg_regress files and
+# isolation specs; "setup" must be first among the former.
+if make -s installcheck ${REGRESS_TESTS:+REGRESS="$REGRESS_TESTS"} \
+        ${ISOLATION_TESTS+ISOLATION="$ISOLATION_TESTS"}; then
     exit 0
 fi
 for f in regression.diffs output_iso/regression.diffs; do
