@@ -10,7 +10,8 @@ SELECT channel,
   FROM attribution.model_comparison ORDER BY linear DESC;
 
 \echo '== Data-driven models over the same journeys (fit_models) =='
-SELECT attribution.fit_models(now() - interval '200 days', now()) AS run_id \gset
+SELECT attribution.fit_models(now() - interval '200 days', now()) AS fit_models;
+SELECT max(run_id) AS run_id FROM attribution.model_runs \gset
 SELECT r.channel,
        round(max(r.conversions) FILTER (WHERE r.model = 'markov')::numeric, 2) AS markov,
        round(max(r.removal_effect) FILTER (WHERE r.model = 'markov')::numeric, 3) AS markov_removal_effect,
