@@ -9,7 +9,7 @@ PG_CONFIG ?= pg_config
 EXTVERSION = 0.1.0
 MODULE_big = pg_attribution
 
-COMPONENTS = core capture auth ingest models delivery
+COMPONENTS = core capture auth ingest models delivery report
 
 OBJS = src/pg_attribution.o
 SQL_PARTS =

@@ -8,6 +8,7 @@ packages=(
     libcurl4-openssl-dev libssl-dev libipc-run-perl
     python3 openssl ca-certificates
     clang libclang-rt-14-dev
+    chromium
 )
 
 missing=()
