@@ -1,6 +1,6 @@
 -- Demo, part 1: a synthetic SaaS company's landings, recorded through
 -- track_touch() and identify() exactly as an application would call them.
-\echo '== Recording 4,000 synthetic landings (campaigns, organic, referrals, cross-device sign-ins) =='
+\echo '== Recording 40,000 synthetic landings of 20,000 visitors over 180 days (campaigns, organic, referrals, cross-device sign-ins) =='
 SELECT setseed(0.42) \gset
 
 CREATE TEMP TABLE demo_sources (n int, url_tail text, referrer text, weight int);
@@ -31,10 +31,10 @@ SELECT n, sum(weight) OVER (ORDER BY n) - weight AS lo, sum(weight) OVER (ORDER 
 
 CREATE TEMP TABLE demo_visits AS
 SELECT g AS visit,
-       'visitor_' || (1 + (random() * 1500)::int) AS visitor_id,
+       'visitor_' || (1 + (random() * 19999)::int) AS visitor_id,
        date_trunc('day', now()) - interval '180 days' + (random() * 179) * interval '1 day' AS at,
        (random() * (SELECT max(hi) FROM demo_pick)) AS r
-  FROM generate_series(1, 4000) g;
+  FROM generate_series(1, 40000) g;
 
 SELECT count(attribution.track_touch(
            v.visitor_id,
@@ -48,10 +48,10 @@ SELECT count(attribution.track_touch(
   JOIN demo_pick p ON v.r >= p.lo AND v.r < p.hi
   JOIN demo_sources s ON s.n = p.n;
 
--- 600 visitors sign in; people with two devices (laptop and phone) sign in
--- on both, so their journeys join across devices.
-SELECT count(attribution.identify('visitor_' || g, 'user_' || (g % 600))) AS sign_ins
-  FROM generate_series(1, 1500, 2) g;
+-- 10,000 visitors sign in as 8,000 users; 2,000 people with two devices
+-- (laptop and phone) sign in on both, so their journeys join across devices.
+SELECT count(attribution.identify('visitor_' || g, 'user_' || ((g / 2) % 8000))) AS sign_ins
+  FROM generate_series(1, 20000, 2) g;
 
 \echo
 \echo '== Channel mix =='

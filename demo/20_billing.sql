@@ -31,11 +31,21 @@ BEGIN
 END
 $fn$;
 
--- Customers: the first 240 users with a journey, each on one provider.
+-- Customers: 3,000 of the users with a journey, each on one provider.  How
+-- long a customer stays depends on the channel that first brought them, so
+-- lifetime value differs by channel: referred and e-mail customers renew
+-- longest, paid social ones churn early.
 CREATE TEMP TABLE demo_customers AS
-SELECT row_number() OVER (ORDER BY user_id) AS i, user_id,
-       min(occurred_at) + interval '3 days' AS signed_up
-  FROM attribution.journeys GROUP BY user_id ORDER BY user_id LIMIT 240;
+SELECT row_number() OVER (ORDER BY md5(j.user_id)) AS i, j.user_id,
+       j.signed_up, f.channel AS first_channel
+  FROM (SELECT user_id, min(occurred_at) + interval '3 days' AS signed_up
+          FROM attribution.journeys GROUP BY user_id ORDER BY md5(user_id) LIMIT 3000) j
+  JOIN attribution.journeys f ON f.user_id = j.user_id AND f.touch_number = 1;
+ALTER TABLE demo_customers ADD COLUMN months int;
+UPDATE demo_customers SET months = CASE first_channel
+    WHEN 'Referral Program' THEN 3 + i % 4 WHEN 'Email' THEN 2 + i % 4
+    WHEN 'Paid Search' THEN 1 + i % 4 WHEN 'Organic Search' THEN 1 + i % 3
+    WHEN 'Paid Social' THEN i % 2 ELSE i % 3 END;
 
 -- Checkout links each billing customer to its user, with the e-mail the
 -- platforms can match on (kept only as hashes).
@@ -46,15 +56,16 @@ SELECT count(attribution.link_customer(p, CASE p WHEN 'stripe' THEN 'cus_demo_' 
   FROM demo_customers,
        LATERAL (SELECT CASE i % 3 WHEN 0 THEN 'stripe' WHEN 1 THEN 'paddle' ELSE 'lemonsqueezy' END) x(p);
 
--- Payments: a first payment, monthly renewals, some upgrades.
+-- Payments: a first payment, renewals every 30 days, some upgrades (30-day
+-- periods keep the data set the same whatever the calendar month).
 CREATE TEMP TABLE demo_payments AS
 SELECT c.i, c.user_id, m AS month,
        CASE c.i % 3 WHEN 0 THEN 'stripe' WHEN 1 THEN 'paddle' ELSE 'lemonsqueezy' END AS provider,
-       c.signed_up + m * interval '1 month' AS at,
+       c.signed_up + m * interval '30 days' AS at,
        CASE WHEN m = 0 THEN 'first' WHEN c.i % 7 = 0 AND m = 2 THEN 'upgrade' ELSE 'renewal' END AS reason,
        CASE WHEN c.i % 7 = 0 AND m >= 2 THEN 4900 ELSE 2900 END AS amount
-  FROM demo_customers c, generate_series(0, c.i % 5) m
- WHERE c.signed_up + m * interval '1 month' < now() - interval '1 hour';
+  FROM demo_customers c, generate_series(0, c.months) m
+ WHERE c.signed_up + m * interval '30 days' < date_trunc('day', now());
 
 SELECT provider, status, count(*) FROM (
 SELECT p.provider, pg_temp.deliver(p.provider,
@@ -145,7 +156,7 @@ SELECT (attribution.ingest_webhook('stripe', '{"Stripe-Signature": "t=1790000000
 -- The processor worker drains the inbox in the background.
 DO $$
 BEGIN
-    FOR i IN 1..120 LOOP
+    FOR i IN 1..600 LOOP
         EXIT WHEN NOT EXISTS (SELECT 1 FROM attribution.webhook_inbox WHERE status = 'pending');
         PERFORM pg_sleep(0.5);
     END LOOP;

@@ -4,7 +4,7 @@
 # unprivileged user.  Run as root (or a sudoer) on Debian 12:
 #     ./scripts/test.sh
 # PG_CFLAGS (CI sets '-Wall -Wextra -Werror') is passed to the build.
-# TIERS selects tiers (default "regress tap mock fuzz"); PROVE_TESTS selects TAP
+# TIERS selects tiers (default "regress tap mock fuzz demo"); PROVE_TESTS selects TAP
 # files; REGRESS_TESTS / ISOLATION_TESTS select pg_regress files / isolation specs; FUZZ_TIME is the seconds each libFuzzer harness runs (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ top=$(pwd)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-TIERS=${TIERS:-"regress tap mock fuzz"}
+TIERS=${TIERS:-"regress tap mock fuzz demo"}
 
 make -s clean
 make -s -j2 PG_CFLAGS="${PG_CFLAGS:-}"
@@ -92,6 +92,26 @@ if [[ " $TIERS " == *" fuzz "* ]]; then
     else
         echo "clang is not installed: fuzzing skipped"
     fi
+fi
+
+if [[ " $TIERS " == *" demo "* ]]; then
+    echo "=== the main job (scripts/demo.sh) and its summary ==="
+    # The demo's data set is deterministic: its summary must match.
+    demo_log=$(mktemp /tmp/pg_attribution_demo_log.XXXXXX)
+    if ./scripts/demo.sh > "$demo_log" 2>&1; then
+        sed -n '/^== Summary ==$/,/^report: /p' "$demo_log" | grep -v '^report: \|^Dropping cluster' > "$demo_log.summary"
+        if diff -u test/demo/expected_summary.txt "$demo_log.summary"; then
+            echo "demo summary as expected; report and screenshot in demo-output/"
+        else
+            echo "the demo's summary differs from test/demo/expected_summary.txt"
+            status=1
+        fi
+    else
+        tail -n 60 "$demo_log"
+        echo "scripts/demo.sh failed"
+        status=1
+    fi
+    rm -f "$demo_log" "$demo_log.summary"
 fi
 
 if [ $status -eq 0 ]; then

@@ -40,7 +40,9 @@ SELECT b.id, b.provider, b.user_id, b.kind, b.occurred_at, b.amount_minor, b.cur
        b.amount_minor / 100.0, b.amount_minor, b.kind = 'subscription_started'
   FROM attribution.billing_events b WHERE b.fact_key LIKE 'fit-%';
 
-SELECT attribution.fit_models('2036-01-01+00', '2036-02-01+00') AS run \gset
+-- The result is a one-line summary; the run id is in it and in model_runs.
+SELECT regexp_replace(attribution.fit_models('2036-01-01+00', '2036-02-01+00'), 'run \d+', 'run N') AS summary;
+SELECT max(run_id) AS run FROM attribution.model_runs \gset
 SELECT "from", "to", parameters, paths, conversions, nulls, value,
        finished_at >= started_at AS finished
   FROM attribution.model_runs WHERE run_id = :run;
@@ -62,14 +64,16 @@ SELECT model, abs(sum(conversions) - 4) < 1e-9 AS conv_sum_ok, abs(sum(value) - 
 
 -- Options: order 2, only the Markov model, a shorter lookback (u1's Email
 -- touch of 12-20 is then out: its path is just Search).
-SELECT attribution.fit_models('2036-01-01+00', '2036-02-01+00',
-                              '{"order": 2, "models": ["markov"], "lookback_days": 10}') AS run2 \gset
+SELECT regexp_replace(attribution.fit_models('2036-01-01+00', '2036-02-01+00',
+                              '{"order": 2, "models": ["markov"], "lookback_days": 10}'), 'run \d+', 'run N') AS summary;
+SELECT max(run_id) AS run2 FROM attribution.model_runs \gset
 SELECT parameters, paths, conversions, nulls FROM attribution.model_runs WHERE run_id = :run2;
 SELECT model, channel, round(conversions::numeric, 12) AS conversions
   FROM attribution.model_results WHERE run_id = :run2 ORDER BY 1, 2;
 
 -- An empty window still records a run.
-SELECT attribution.fit_models('2020-01-01+00', '2020-02-01+00') AS run3 \gset
+SELECT regexp_replace(attribution.fit_models('2020-01-01+00', '2020-02-01+00'), 'run \d+', 'run N') AS summary;
+SELECT max(run_id) AS run3 FROM attribution.model_runs \gset
 SELECT paths, conversions, finished_at IS NOT NULL AS finished FROM attribution.model_runs WHERE run_id = :run3;
 SELECT count(*) FROM attribution.model_results WHERE run_id = :run3;
 
@@ -107,5 +111,5 @@ END
 $$;
 RESET ROLE;
 SET ROLE attribution_admin;
-SELECT attribution.fit_models('2036-01-01+00', '2036-02-01+00', '{"models": ["shapley_zhao_simplified"]}') > 0 AS admin_fits;
+SELECT attribution.fit_models('2036-01-01+00', '2036-02-01+00', '{"models": ["shapley_zhao_simplified"]}') LIKE 'fit_models run %' AS admin_fits;
 RESET ROLE;

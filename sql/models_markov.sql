@@ -392,3 +392,44 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- A row with no conversions and no nulls carries no journey: its value is
+-- ignored, by the aggregate and by the two-step form alike, and Shapley
+-- agrees (a keeps its own 10, b appears nowhere).
+WITH r(path, conv, nulls, value) AS (VALUES ('{a}'::text[], 1.0::float8, 1.0::float8, 10.0::float8),
+                                           ('{b}', 0, 0, 5))
+SELECT 'markov' AS model, c.channel, c.conversions, c.value
+  FROM attribution.markov_credits((SELECT attribution.markov(path, conv, nulls, value) FROM r)) c
+UNION ALL
+SELECT 'two-step', s.channel, s.conversions, s.value
+  FROM (SELECT array_agg(from_state) f, array_agg(to_state) t, array_agg(w) w, array_agg(v) v
+          FROM (SELECT t.from_state, t.to_state, sum(t.weight) w, sum(t.value) v
+                  FROM r, attribution.markov_transitions(r.path, r.conv, r.nulls, r.value) t
+                 GROUP BY 1, 2) g) a,
+       attribution.markov_solve(a.f, a.t, a.w, a.v) s
+UNION ALL
+SELECT 'shapley', c.channel, c.conversions, c.value
+  FROM attribution.shapley_credits((SELECT attribution.shapley(path, conv, nulls, value) FROM r),
+                                   'zhao_simplified') c
+ORDER BY 1, 2;
+SELECT count(*) AS transitions_of_a_weightless_row
+  FROM attribution.markov_transitions('{b}', 0, 0, 5);
+
+-- A NULL order is refused, in the aggregate and in markov_transitions.
+DO $$
+DECLARE
+    stmt text;
+BEGIN
+    FOREACH stmt IN ARRAY ARRAY[
+        'SELECT attribution.markov(ARRAY[''a''], 1, 0, 0, NULL)',
+        'SELECT * FROM attribution.markov_transitions(ARRAY[''a''], 1, 0, 0, NULL)'
+    ] LOOP
+        BEGIN
+            EXECUTE stmt;
+            RAISE NOTICE 'no error: %', stmt;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+        END;
+    END LOOP;
+END
+$$;

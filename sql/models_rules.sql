@@ -394,6 +394,18 @@ SELECT r.model, r.channel, r.conversions
           FROM (VALUES ('D', '2026-01-09'::timestamptz), ('old', '2026-01-01'), (NULL, '2026-01-08')) AS v (c, t))) AS r
  WHERE r.model IN ('first_non_direct', 'linear')
  ORDER BY 1, 2;
+-- A conversion without touches (a LEFT JOIN's NULL channel and time) is
+-- credited to (unattributed): every model's conversions add up to 3.
+WITH conv(id, at, value) AS (VALUES (1::bigint, '2026-01-10'::timestamptz, 10.0::float8),
+                                    (2, '2026-01-10', 20), (3, '2026-01-10', 30)),
+     touch(conv, channel, at) AS (VALUES (1::bigint, 'a', '2026-01-09'::timestamptz), (1, 'b', '2026-01-08'),
+                                         (3, NULL, '2026-01-09'), (3, 'c', NULL))
+SELECT r.model, r.channel, r.conversions, r.value
+  FROM attribution.rule_credit_rows((
+        SELECT attribution.rule_credits(c.id, t.channel, t.at, c.at, c.value ORDER BY c.id)
+          FROM conv c LEFT JOIN touch t ON t.conv = c.id)) AS r
+ WHERE r.model IN ('first_touch', 'linear')
+ ORDER BY 1, 2;
 SELECT attribution.rule_credits(1, 'a', now(), now(), 1) IS NULL AS no_rows
   FROM (SELECT 1 WHERE false) AS x;
 DO $$

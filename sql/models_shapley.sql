@@ -246,3 +246,37 @@ $$;
 SELECT count(*) AS channels, round(sum(conversions)::numeric, 9) AS conversions
   FROM attribution.shapley_credits((SELECT attribution.shapley(ARRAY['c' || i, 'c' || (i % 20 + 1)], 1, 1)
                                       FROM generate_series(1, 20) i), 'exact', '{"characteristic": "conversion_rate"}');
+
+-- shapley_solve ignores a path without journeys as the aggregate does: the
+-- same rows, no zero-credit row for a channel seen only there.
+WITH r(path, conv, nulls, value) AS (VALUES ('{a,b}'::text[], 2.0::float8, 1.0::float8, 30.0::float8),
+                                           ('{c}', 0, 0, 0), ('{d}', 0, 0, 7), ('{e}', 0, 1, 0))
+SELECT v.variant, x.form, x.channel, x.conversions, x.value
+  FROM (VALUES ('zhao_simplified'), ('exact'), ('fractribution')) v(variant),
+       LATERAL (SELECT 'credits' AS form, c.channel, c.conversions, c.value
+                  FROM attribution.shapley_credits((SELECT attribution.shapley(path, conv, nulls, value) FROM r),
+                                                   v.variant) c
+                UNION ALL
+                SELECT 'solve', s.channel, s.conversions, s.value
+                  FROM (SELECT array_agg(k) k, array_agg(c) c, array_agg(n) n, array_agg(val) val
+                          FROM (SELECT attribution.shapley_key(path, v.variant) k, sum(conv) c,
+                                       sum(nulls) n, sum(value) val
+                                  FROM r GROUP BY 1) g) a,
+                       attribution.shapley_solve(a.k, a.c, a.n, a.val, v.variant) s) x
+ ORDER BY 1, 3, 2;
+
+-- Channels seen only on paths without conversions do not count toward the
+-- exact variant's limit: 20 converting channels and 30 others work, and
+-- the credits are those of the 20 alone.
+WITH r AS (SELECT ARRAY['c' || i, 'c' || (i % 20 + 1)] AS path, 1.0::float8 AS conv, 1.0::float8 AS nulls
+             FROM generate_series(1, 20) i
+           UNION ALL
+           SELECT ARRAY['x' || i, 'c1'], 0, 1 FROM generate_series(1, 30) i)
+SELECT (SELECT count(*) FROM attribution.shapley_credits((SELECT attribution.shapley(path, conv, nulls) FROM r),
+                                                         'exact', '{"characteristic": "conversion_rate"}')) AS channels,
+       (SELECT round(sum(conversions)::numeric, 9)
+          FROM attribution.shapley_credits((SELECT attribution.shapley(path, conv, nulls) FROM r),
+                                           'exact', '{"characteristic": "conversion_rate"}')) AS conversions,
+       (SELECT count(*) FROM attribution.shapley_credits((SELECT attribution.shapley(path, conv, nulls) FROM r),
+                                                         'exact', '{"characteristic": "conversion_rate"}')
+         WHERE channel LIKE 'x%' AND conversions <> 0) AS credited_others;

@@ -109,9 +109,9 @@ BEGIN
         ('unknown transform', $q$SELECT attribution.path_transform(ARRAY['a'], 'shuffle')$q$),
         ('missing channel', $q$SELECT attribution.path_transform(ARRAY['a'], 'remove_if_not_all')$q$),
         ('missing count', $q$SELECT attribution.path_transform(ARRAY['a'], 'trim_long_path')$q$),
-        ('zero count', $q$SELECT attribution.path_transform(ARRAY['a'], 'trim_long_path', '0')$q$),
+        ('negative count', $q$SELECT attribution.path_transform(ARRAY['a'], 'trim_long_path', '-1')$q$),
         ('bad count', $q$SELECT attribution.path_transform(ARRAY['a'], 'trim_long_path', 'five')$q$),
-        ('function zero count', $q$SELECT attribution.path_trim_long_path(ARRAY['a'], 0)$q$),
+        ('function negative count', $q$SELECT attribution.path_trim_long_path(ARRAY['a'], -2)$q$),
         ('extra argument', $q$SELECT attribution.path_transform(ARRAY['a'], 'exposure', 'x')$q$),
         ('null element', $q$SELECT attribution.path_exposure(ARRAY['a', NULL])$q$),
         ('two dimensions', $q$SELECT attribution.path_exposure(ARRAY[['a'], ['b']])$q$),
@@ -129,5 +129,17 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- trim_long_path(0) keeps the whole path, as fractribution's 0 means.
+SELECT attribution.path_trim_long_path(ARRAY['a', 'b', 'c'], 0) AS zero_fn,
+       attribution.path_transform(ARRAY['a', 'b', 'c'], 'trim_long_path', '0') AS zero_transform,
+       attribution.path_transforms(ARRAY['a', 'b', 'c'], ARRAY['trim_long_path(0)']) AS zero_step;
+
+-- first and frequency are linear in the path: 100,000 distinct channels
+-- (and each repeated once) in well under a second.
+SELECT cardinality(attribution.path_first(p)) AS first_channels,
+       (SELECT count(*) FROM attribution.path_frequency(p)) AS frequency_rows,
+       (SELECT sum(touches) FROM attribution.path_frequency(p)) AS frequency_touches
+  FROM (SELECT array_agg('ch' || (i % 100000)) AS p FROM generate_series(1, 200000) i) x;
 
 DROP TABLE rp;

@@ -80,10 +80,12 @@ SELECT chart_count(h, 'ltv', 'rect') AS ltv_bars FROM rep;
 SELECT position('<span class="v">230</span>' IN h) > 0 AS revenue_shown FROM rep;
 
 -- With a fit over the same window the data-driven models join on one basis.
-SELECT attribution.fit_models('2034-01-01', '2034-03-01', '{"models": ["markov", "shapley_zhao_simplified"]}') > 0 AS fitted;
+SET client_min_messages = warning;
+SELECT attribution.fit_models('2034-01-01', '2034-03-01', '{"models": ["markov", "shapley_zhao_simplified"]}') LIKE 'fit_models run %' AS fitted;
 SELECT chart_count(attribution.report_html('2034-01-01', '2034-03-01'), 'channel-credit', 'rect') > 0 AS bars,
        attribution.report_html('2034-01-01', '2034-03-01') LIKE '%data-series="markov"%' AS markov_drawn,
        attribution.report_html('2034-01-01', '2034-03-01') LIKE '%data-series="shapley_zhao_simplified"%' AS shapley_drawn;
+RESET client_min_messages;
 
 -- An empty or unbounded window is refused.
 DO $$ BEGIN PERFORM attribution.report_html('2034-03-01', '2034-01-01');

@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "core/progress.h"
 #include "pg_attribution.h"
 
 PG_MODULE_MAGIC;
@@ -55,6 +56,7 @@ _PG_init(void)
 							   GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 
+	ProgressInit();
 	CaptureInit();
 	DeliveryInit();
 	ProcessorInit();

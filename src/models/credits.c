@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "core/progress.h"
 #include "models/rules.h"
 #include "models/rules_sql.h"
 #include "pg_attribution.h"
@@ -575,6 +576,7 @@ attr_recompute_credits(PG_FUNCTION_ARGS)
 			count++;
 		}
 		after = ids[n - 1];
+		ProgressUpdate(NULL, count, -1);
 	}
 	PG_RETURN_INT64(count);
 }

@@ -52,14 +52,40 @@ COMMENT ON FUNCTION attribution._credit_conversion(bigint, boolean) IS
 'Replace the credits of one conversion with the models of pg_attribution.credit_models; returns the
 number of credit rows.  record_change: log a difference in credit_changes';
 
-CREATE FUNCTION attribution.recompute_credits("from" timestamptz, "to" timestamptz)
+CREATE FUNCTION attribution._recompute_credits("from" timestamptz, "to" timestamptz)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'attr_recompute_credits'
-LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION attribution._recompute_credits(timestamptz, timestamptz) IS
+'Recompute the credits of every conversion that occurred in [from, to), reporting progress; returns the
+number of conversions';
+
+-- The user-facing form: progress in attribution.progress while it runs and
+-- a one-line summary as its result, which is what pg_cron keeps of a job.
+CREATE FUNCTION attribution.recompute_credits("from" timestamptz, "to" timestamptz)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    total   bigint;
+    changes bigint;
+    n       bigint;
+BEGIN
+    SELECT count(*) INTO total FROM attribution.conversions c
+     WHERE c.occurred_at >= "from" AND c.occurred_at < "to";
+    SELECT coalesce(max(id), 0) INTO changes FROM attribution.credit_changes;
+    PERFORM attribution._progress_start('recompute_credits', 'crediting conversions', total);
+    n := attribution._recompute_credits("from", "to");
+    PERFORM attribution._progress_end();
+    RETURN format('recompute_credits: %s conversions credited, %s with changed credits',
+                  n, (SELECT count(*) FROM attribution.credit_changes WHERE id > changes));
+END
+$fn$;
 COMMENT ON FUNCTION attribution.recompute_credits(timestamptz, timestamptz) IS
-'Recompute the credits of every conversion that occurred in [from, to); returns the number of
-conversions.  Differences are logged in credit_changes';
+'Recompute the credits of every conversion that occurred in [from, to); progress shows in
+attribution.progress; returns a one-line summary (conversions credited, how many changed).  Differences
+are logged in credit_changes';
 
 -- Re-credit the conversions of a user that may see a touch at or after since.
 CREATE FUNCTION attribution._recredit_user(user_id text, since timestamptz)

@@ -45,7 +45,7 @@ SELECT pg_catalog.pg_extension_config_dump('attribution.model_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('attribution.model_results', '');
 
 CREATE FUNCTION attribution.fit_models(p_from timestamptz, p_to timestamptz, options jsonb DEFAULT '{}')
-RETURNS bigint
+RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -72,6 +72,8 @@ DECLARE
     mres        bytea;
     sres        bytea;
     m           text;
+    done        int := 0;
+    fitted      text[] := '{}';
 BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_from >= p_to THEN
         RAISE EXCEPTION 'fit_models window [%, %) is empty', p_from, p_to
@@ -124,6 +126,7 @@ BEGIN
     VALUES (p_from, p_to, params)
     RETURNING run_id INTO run;
 
+    PERFORM attribution._progress_start('fit_models', 'building paths', NULL);
     RAISE NOTICE 'fit_models run %: building paths', run;
     IF to_regclass('pg_temp._attribution_fit_paths') IS NOT NULL THEN
         DROP TABLE pg_temp._attribution_fit_paths;
@@ -181,6 +184,7 @@ BEGIN
      WHERE run_id = run;
     RAISE NOTICE 'fit_models run %: % distinct paths, % conversions, % journeys without conversion',
         run, npaths, nconv, nnull;
+    PERFORM attribution._progress_update('fitting ' || models[1], 0, cardinality(models));
 
     IF 'markov' = ANY (models) THEN
         RAISE NOTICE 'fit_models run %: markov order %', run, ord;
@@ -191,6 +195,9 @@ BEGIN
           FROM attribution.markov_credits(mres, jsonb_build_object(
                    'ignore_nulls', params->'ignore_nulls',
                    'collapse_self_loops', params->'collapse_self_loops')) r;
+        done := done + 1;
+        fitted := fitted || 'markov'::text;
+        PERFORM attribution._progress_update('fitting ' || coalesce(models[done + 1], ''), done);
     END IF;
 
     IF models && all_models[2:6] THEN
@@ -204,20 +211,30 @@ BEGIN
                 SELECT run, m, r.channel, NULL, sum(r.conversions), sum(r.value)
                   FROM attribution.shapley_credits(sres, substr(m, 9)) r
                  GROUP BY r.channel;
+                fitted := fitted || m::text;
             EXCEPTION WHEN program_limit_exceeded THEN
                 RAISE NOTICE 'fit_models run %: % skipped: %', run, m, SQLERRM;
             END;
+            done := done + 1;
+            PERFORM attribution._progress_update('fitting ' || coalesce(models[done + 1], ''), done);
         END LOOP;
     END IF;
 
     DROP TABLE pg_temp._attribution_fit_paths;
     UPDATE attribution.model_runs SET finished_at = clock_timestamp() WHERE run_id = run;
+    PERFORM attribution._progress_end();
     RAISE NOTICE 'fit_models run %: done', run;
-    RETURN run;
+    RETURN format('fit_models run %s: %s paths, %s conversions, %s journeys without conversion; fitted %s%s',
+                  run, npaths, nconv, nnull,
+                  coalesce(nullif(array_to_string(fitted, ', '), ''), 'no model'),
+                  CASE WHEN cardinality(fitted) < cardinality(models)
+                       THEN format(' (skipped %s)', array_to_string(ARRAY(SELECT x FROM unnest(models) x
+                                                                          WHERE x <> ALL (fitted)), ', '))
+                       ELSE '' END);
 END
 $fit$;
 COMMENT ON FUNCTION attribution.fit_models(timestamptz, timestamptz, jsonb) IS
-    'Fits Markov and Shapley models over conversions in [from, to) and their journeys; returns the run id. Options: lookback_days (90), order (1), ignore_nulls, collapse_self_loops, conversions (first_payment | all), currency, models';
+    'Fits Markov and Shapley models over conversions in [from, to) and their journeys; progress shows in attribution.progress; returns a one-line summary that starts with the run id (model_runs.run_id). Options: lookback_days (90), order (1), ignore_nulls, collapse_self_loops, conversions (first_payment | all), currency, models';
 
 GRANT SELECT ON attribution.model_runs, attribution.model_results TO attribution_analyst, attribution_admin;
 GRANT EXECUTE ON FUNCTION attribution.fit_models(timestamptz, timestamptz, jsonb) TO attribution_admin;

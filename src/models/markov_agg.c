@@ -338,8 +338,12 @@ markov_transfn(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("markov order changed from %d to %d between rows", st->order, order),
 				 errhint("Pass one constant order to attribution.markov.")));
-	/* rows that weigh nothing add no transition and no channel */
-	if (conv != 0 || nulls != 0 || value != 0)
+	/*
+	 * Rows that weigh nothing (no conversions, no nulls) add no transition
+	 * and no channel, whatever their value: a value without journeys has no
+	 * path to follow.
+	 */
+	if (conv != 0 || nulls != 0)
 	{
 		FixedSum	fv = value == 0 ? 0 : FixedFromDouble(value, "value");
 

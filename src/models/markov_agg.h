@@ -22,14 +22,25 @@ MarkovPathStates(int n, int order)
 	return n < order ? 1 : n - order + 1;
 }
 
-/* Reads and checks the order argument (NULL or absent means 1). */
+/*
+ * Reads and checks the order argument: absent means 1; NULL is refused, as
+ * a NULL order is a caller's mistake that no default should hide.
+ */
 static inline int
 MarkovCheckOrder(FunctionCallInfo fcinfo, int argno)
 {
 	int			order = 1;
 
-	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
+	if (PG_NARGS() > argno)
+	{
+		if (unlikely(PG_ARGISNULL(argno)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("markov order must not be NULL"),
+					 errhint("Pass an order between 1 and %d, or leave the argument out for order 1.",
+							 MARKOV_MAX_ORDER)));
 		order = PG_GETARG_INT32(argno);
+	}
 	if (unlikely(order < 1 || order > MARKOV_MAX_ORDER))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -157,7 +157,8 @@ markov_transitions(PG_FUNCTION_ARGS)
 	value = ModelArgDouble(fcinfo, 3, "value", false);
 	ChannelDictInit(&dict);
 	n = PathToIds(PathDatum(PG_GETARG_DATUM(0)), &dict, &ids, &idcap);
-	if (n == 0 || (conv == 0 && nl == 0 && value == 0))
+	/* rows without journeys are ignored, as by the aggregate */
+	if (n == 0 || (conv == 0 && nl == 0))
 		return (Datum) 0;
 
 	initStringInfo(&buf);

@@ -24,7 +24,7 @@ COMMENT ON FUNCTION attribution.path_transform(text[], text, text) IS
 'One path transform (fractribution semantics); nest calls to chain them.  unique: the path as it is;
 exposure: consecutive repeats collapsed (a>a>b>a -> a>b>a); first: first occurrence of each channel
 (a>b); frequency: first occurrence of each channel written with its number of touches, ''a(3)'' (see
-path_frequency for the same as rows); trim_long_path, arg n: the last n touches; remove_if_not_all, arg
+path_frequency for the same as rows); trim_long_path, arg n: the last n touches (0: the whole path); remove_if_not_all, arg
 channel: every touch of the channel removed unless the path is only that channel;
 remove_if_last_and_not_all, arg channel: the trailing run of the channel removed unless the path is only
 that channel.  NULL path or transform gives NULL; an empty path stays empty.';
@@ -68,7 +68,7 @@ RETURN attribution.path_transform(path, 'remove_if_last_and_not_all', channel);
 COMMENT ON FUNCTION attribution.path_unique(text[]) IS 'The unique transform: the path as it is';
 COMMENT ON FUNCTION attribution.path_exposure(text[]) IS 'The exposure transform: consecutive repeats collapsed to one';
 COMMENT ON FUNCTION attribution.path_first(text[]) IS 'The first transform: first occurrence of each channel';
-COMMENT ON FUNCTION attribution.path_trim_long_path(text[], int) IS 'The trim_long_path transform: the last n touches';
+COMMENT ON FUNCTION attribution.path_trim_long_path(text[], int) IS 'The trim_long_path transform: the last n touches (0: no trimming)';
 COMMENT ON FUNCTION attribution.path_remove_if_not_all(text[], text) IS 'The remove_if_not_all transform: the channel removed unless the path is only that channel';
 COMMENT ON FUNCTION attribution.path_remove_if_last_and_not_all(text[], text) IS 'The remove_if_last_and_not_all transform: the trailing run of the channel removed unless the path is only that channel';
 
@@ -118,7 +118,8 @@ COMMENT ON AGGREGATE attribution.rule_credits(bigint, text, timestamptz, timesta
 'The seven rule-based models over touch rows (one row per conversion and touch; the rows of each conversion
 together, conversions in any order, else ORDER BY conversion inside the call), summed per
 model and channel: a jsonb array of {model, channel, conversions, value} (conversions: sum of weights;
-value: sum of value x weight); a conversion with no touch in the window counts as (unattributed).
+value: sum of value x weight); a conversion with no touch in the window, or only rows with a NULL channel
+or touched_at (a LEFT JOIN), counts as (unattributed); rows with a NULL conversion or converted_at are skipped.
 Expand with rule_credit_rows()';
 COMMENT ON AGGREGATE attribution.rule_credits(bigint, text, timestamptz, timestamptz, float8, jsonb) IS
 'rule_credits with the options of path_weights (read from the first row)';

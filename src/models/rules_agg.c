@@ -453,8 +453,10 @@ CheckNewConversion(AggState *st, int64 key)
 
 /*
  * rule_credits(state, conversion, channel, touched_at, converted_at, value
- * [, options]): rows with a NULL conversion, channel or time are skipped;
- * options are read from the first row.
+ * [, options]): rows with a NULL conversion or converted_at are skipped; a
+ * row with a NULL channel or touched_at counts its conversion but adds no
+ * touch, so a conversion without touches (a LEFT JOIN's row) is credited
+ * to "(unattributed)".  Options are read from the first row.
  */
 Datum
 attr_rule_credits_transfn(PG_FUNCTION_ARGS)
@@ -478,7 +480,7 @@ attr_rule_credits_transfn(PG_FUNCTION_ARGS)
 		st = (AggState *) PG_GETARG_POINTER(0);
 		old = MemoryContextSwitchTo(st->cxt);
 	}
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(4))
 	{
 		MemoryContextSwitchTo(old);
 		PG_RETURN_POINTER(st);
@@ -503,6 +505,12 @@ attr_rule_credits_transfn(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("conversion " INT64_FORMAT " has a value that is not a finite number", key)));
 		st->n = 0;
+	}
+	if (unlikely(PG_ARGISNULL(2) || PG_ARGISNULL(3)))
+	{
+		/* the conversion is counted; the missing touch is not */
+		MemoryContextSwitchTo(old);
+		PG_RETURN_POINTER(st);
 	}
 	if (unlikely(st->n == st->cap))
 		ReserveTouches(st, st->n + 1);

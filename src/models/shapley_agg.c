@@ -110,8 +110,11 @@ shapley_transfn(PG_FUNCTION_ARGS)
 	/* a detoasted copy, if any, belongs to this row's context */
 	path = PathDatum(PG_GETARG_DATUM(1));
 	old = MemoryContextSwitchTo(aggcxt);
-	/* rows that weigh nothing add no path and no channel */
-	if (conv != 0 || nulls != 0 || value != 0)
+	/*
+	 * Rows that weigh nothing (no conversions, no nulls) add no path and no
+	 * channel, whatever their value, as in the Markov model.
+	 */
+	if (conv != 0 || nulls != 0)
 	{
 		FixedSum	fc = FixedFromDouble(conv, "conversions");
 		FixedSum	fn = FixedFromDouble(nulls, "nulls");

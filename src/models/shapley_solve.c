@@ -217,21 +217,52 @@ popcount32(uint32 x)
 	return __builtin_popcount(x);
 }
 
+/*
+ * The channels that can earn credit in the exact variants: those on a path
+ * with conversions or value.  Every set that is credited is made of them,
+ * and both games only look at subsets of credited sets, so a channel seen
+ * only on paths without conversions changes no credit and does not count
+ * toward the channel limit.  bit[c] is the channel's bit, -1 for the rest;
+ * returns their number.
+ */
+static int
+ExactChannels(const ShapleyData *d, int *bit)
+{
+	int			n = 0;
+
+	for (int c = 0; c < d->nchannels; c++)
+		bit[c] = -1;
+	for (int p = 0; p < d->npaths; p++)
+	{
+		if (d->conv[p] == 0 && d->value[p] == 0)
+			continue;
+		for (int i = 0; i < d->path_len[p]; i++)
+			bit[d->path_ch[d->path_off[p] + i]] = 0;
+	}
+	for (int c = 0; c < d->nchannels; c++)
+		if (bit[c] == 0)
+			bit[c] = n++;
+	return n;
+}
+
 static ShapleyCredit *
 Exact(const ShapleyData *d, bool rate, int *ncredits)
 {
-	int			n = d->nchannels;
+	int		   *bit = palloc(sizeof(int) * Max(d->nchannels, 1));
+	int			n = ExactChannels(d, bit);
 	size_t		nsets;
 	double	   *conv;
 	double	   *nulls;
 	double	   *value;
 	double	   *credc = palloc0(sizeof(double) * Max(n, 1));
 	double	   *credv = palloc0(sizeof(double) * Max(n, 1));
+	double	   *outc = palloc0(sizeof(double) * Max(d->nchannels, 1));
+	double	   *outv = palloc0(sizeof(double) * Max(d->nchannels, 1));
 
 	if (n > SHAPLEY_EXACT_MAX_CHANNELS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("exact shapley supports at most %d channels, the data has %d",
+				 errmsg("exact shapley supports at most %d channels, the data has %d on converting paths",
 						SHAPLEY_EXACT_MAX_CHANNELS, n),
 				 errhint("Use zhao_simplified, which is exact for any number of channels, or group channels.")));
 	nsets = (size_t) 1 << n;
@@ -239,13 +270,26 @@ Exact(const ShapleyData *d, bool rate, int *ncredits)
 	nulls = palloc0(sizeof(double) * nsets);
 	value = palloc0(sizeof(double) * nsets);
 
-	/* counts per channel set, in canonical path order */
+	/*
+	 * Counts per channel set, in canonical path order; a set with a channel
+	 * that earns nothing is never a subset of a credited set.
+	 */
 	for (int p = 0; p < d->npaths; p++)
 	{
 		uint32		mask = 0;
+		bool		inside = true;
 
 		for (int i = 0; i < d->path_len[p]; i++)
-			mask |= (uint32) 1 << d->path_ch[d->path_off[p] + i];
+		{
+			int			b = bit[d->path_ch[d->path_off[p] + i]];
+
+			if (b < 0)
+				inside = false;
+			else
+				mask |= (uint32) 1 << b;
+		}
+		if (!inside)
+			continue;
 		conv[mask] += d->conv[p];
 		nulls[mask] += d->nulls[p];
 		value[mask] += d->value[p];
@@ -331,7 +375,13 @@ Exact(const ShapleyData *d, bool rate, int *ncredits)
 	pfree(conv);
 	pfree(nulls);
 	pfree(value);
-	return PerChannel(d, credc, credv, ncredits);
+	for (int c = 0; c < d->nchannels; c++)
+		if (bit[c] >= 0)
+		{
+			outc[c] = credc[bit[c]];
+			outv[c] = credv[bit[c]];
+		}
+	return PerChannel(d, outc, outv, ncredits);
 }
 
 static double

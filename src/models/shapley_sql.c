@@ -232,6 +232,15 @@ shapley_solve(PG_FUNCTION_ARGS)
 					 errmsg("paths must not contain NULL")));
 		t = DatumGetTextPP(dpath[i]);
 		len = DecodeStateText(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &names);
+		data.conv[data.npaths] = ElementDouble(aconv, dconv, nconv, i, "conversions", true);
+		data.nulls[data.npaths] = ElementDouble(anull, dnull, nnull, i, "nulls", true);
+		data.value[data.npaths] = ElementDouble(avalue, dvalue, nvalue, i, "value", false);
+		/* paths without journeys are ignored, as by the aggregate */
+		if (data.conv[data.npaths] == 0 && data.nulls[data.npaths] == 0)
+		{
+			list_free_deep(names);
+			continue;
+		}
 		while (pos + len > cap)
 		{
 			cap *= 2;
@@ -245,9 +254,6 @@ shapley_solve(PG_FUNCTION_ARGS)
 
 			data.path_ch[pos++] = ChannelDictIntern(&dict, name, strlen(name));
 		}
-		data.conv[data.npaths] = ElementDouble(aconv, dconv, nconv, i, "conversions", true);
-		data.nulls[data.npaths] = ElementDouble(anull, dnull, nnull, i, "nulls", true);
-		data.value[data.npaths] = ElementDouble(avalue, dvalue, nvalue, i, "value", false);
 		data.npaths++;
 		list_free_deep(names);
 	}

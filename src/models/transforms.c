@@ -19,9 +19,10 @@
  * Every transform keeps a subsequence of the path, so each one is written
  * as "which indexes survive": callers build the output from keep[], and
  * counts[] (frequency) carries the touches each kept channel stands for.
- * Channels are compared byte for byte.  first and frequency compare each
- * touch with the distinct channels seen so far, linear in the path for the
- * dozen or so channels real paths have.
+ * Channels are compared byte for byte.  first and frequency find each
+ * touch among the distinct channels seen so far through a hash table in
+ * caller-provided slots, so they stay linear in the path whatever the
+ * number of distinct channels.
  */
 #include <string.h>
 
@@ -80,18 +81,79 @@ ItemEq(PathItem a, PathItem b)
 }
 
 /*
+ * Slots the first and frequency transforms need for a path of n touches:
+ * a power of two at least twice n, so the table is at most half full.
+ */
+int
+PathTransformSlots(int n)
+{
+	int			s = 16;
+
+	while (s < 2 * n)
+		s *= 2;
+	return s;
+}
+
+/* FNV-1a over the name's bytes: names are short, any even hash serves. */
+static inline unsigned int
+ItemHash(PathItem a)
+{
+	unsigned int h = 2166136261u;
+
+	for (int i = 0; i < a.len; i++)
+		h = (h ^ (unsigned char) a.data[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+/*
+ * First occurrences of each channel, in path order, into keep; counts (may
+ * be NULL) the touches of each.  slots holds PathTransformSlots(n) ints:
+ * an open-addressing table of positions in keep.
+ */
+static int
+KeepFirst(int n, const PathItem *path, int *keep, int *counts, int *slots)
+{
+	int			nslots = PathTransformSlots(n);
+	int			mask = nslots - 1;
+	int			k = 0;
+
+	for (int i = 0; i < nslots; i++)
+		slots[i] = -1;
+	for (int i = 0; i < n; i++)
+	{
+		int			s = (int) (ItemHash(path[i]) & (unsigned int) mask);
+		int			j;
+
+		while ((j = slots[s]) >= 0 && !ItemEq(path[i], path[keep[j]]))
+			s = (s + 1) & mask;
+		if (j < 0)
+		{
+			j = k++;
+			slots[s] = j;
+			keep[j] = i;
+			if (counts)
+				counts[j] = 0;
+		}
+		if (counts)
+			counts[j]++;
+	}
+	return k;
+}
+
+/*
  * Apply one transform.  keep (n ints) receives the surviving indexes in path
  * order; counts (n ints, frequency only, may be NULL otherwise) the touches
  * of each kept channel.  channel is the argument of the remove_* transforms,
- * limit that of trim_long_path (at least 1).  Returns how many survive.
+ * limit that of trim_long_path (0: no trimming, as in fractribution).
+ * slots (PathTransformSlots(n) ints) is scratch for first and frequency and
+ * may be NULL for the others.  Returns how many survive.
  */
 int
 PathTransformKeep(PathTransform t, int n, const PathItem *path,
-				  PathItem channel, int limit, int *keep, int *counts)
+				  PathItem channel, int limit, int *keep, int *counts, int *slots)
 {
 	int			k = 0;
-	int			i,
-				j;
+	int			i;
 
 	switch (t)
 	{
@@ -108,25 +170,11 @@ PathTransformKeep(PathTransform t, int n, const PathItem *path,
 
 		case PT_FIRST:
 		case PT_FREQUENCY:
-			for (i = 0; i < n; i++)
-			{
-				for (j = 0; j < k; j++)
-					if (ItemEq(path[i], path[keep[j]]))
-						break;
-				if (j == k)
-				{
-					keep[k] = i;
-					if (counts)
-						counts[k] = 0;
-					k++;
-				}
-				if (counts)
-					counts[j]++;
-			}
+			k = KeepFirst(n, path, keep, counts, slots);
 			break;
 
 		case PT_TRIM_LONG_PATH:
-			for (i = (n > limit ? n - limit : 0); i < n; i++)
+			for (i = (limit > 0 && n > limit ? n - limit : 0); i < n; i++)
 				keep[k++] = i;
 			break;
 

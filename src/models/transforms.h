@@ -30,7 +30,9 @@ extern bool PathTransformFromName(const char *name, PathTransform *t);
 extern const char *PathTransformName(PathTransform t);
 extern bool PathTransformNeedsChannel(PathTransform t);
 extern bool PathTransformNeedsCount(PathTransform t);
+extern int	PathTransformSlots(int n);
 extern int	PathTransformKeep(PathTransform t, int n, const PathItem *path,
-							  PathItem channel, int limit, int *keep, int *counts);
+							  PathItem channel, int limit, int *keep, int *counts,
+							  int *slots);
 
 #endif							/* ATTR_TRANSFORMS_H */

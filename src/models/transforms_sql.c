@@ -114,10 +114,11 @@ ApplyTransform(SqlPath *p, const char *name, const char *arg)
 					 errmsg("path transform \"%s\" needs a number of touches", name)));
 		errno = 0;
 		v = strtol(arg, &end, 10);
-		if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > INT_MAX)
+		if (errno != 0 || end == arg || *end != '\0' || v < 0 || v > INT_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("path transform \"%s\" needs a positive number of touches, not \"%s\"", name, arg)));
+					 errmsg("path transform \"%s\" needs a number of touches of at least 0, not \"%s\"", name, arg),
+					 errdetail("0 keeps the whole path.")));
 		limit = (int) v;
 	}
 	else if (arg != NULL)
@@ -128,7 +129,9 @@ ApplyTransform(SqlPath *p, const char *name, const char *arg)
 	keep = palloc(sizeof(int) * Max(p->n, 1));
 	if (t == PT_FREQUENCY)
 		counts = palloc(sizeof(int) * Max(p->n, 1));
-	k = PathTransformKeep(t, p->n, p->items, channel, limit, keep, counts);
+	k = PathTransformKeep(t, p->n, p->items, channel, limit, keep, counts,
+						  t == PT_FIRST || t == PT_FREQUENCY ?
+						  palloc(sizeof(int) * PathTransformSlots(p->n)) : NULL);
 
 	for (i = 0; i < k; i++)
 	{
@@ -240,7 +243,8 @@ attr_path_frequency(PG_FUNCTION_ARGS)
 	PathFromArray(PG_GETARG_ARRAYTYPE_P(0), &p);
 	keep = palloc(sizeof(int) * Max(p.n, 1));
 	counts = palloc(sizeof(int) * Max(p.n, 1));
-	k = PathTransformKeep(PT_FREQUENCY, p.n, p.items, none, 0, keep, counts);
+	k = PathTransformKeep(PT_FREQUENCY, p.n, p.items, none, 0, keep, counts,
+						  palloc(sizeof(int) * PathTransformSlots(p.n)));
 	for (i = 0; i < k; i++)
 	{
 		Datum		values[2];

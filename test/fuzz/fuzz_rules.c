@@ -50,6 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	PathItem	path[MAX_TOUCHES];
 	int			keep[MAX_TOUCHES];
 	int			counts[MAX_TOUCHES];
+	int			slots[2 * MAX_TOUCHES];	/* PathTransformSlots(MAX_TOUCHES) */
 	int			n = 0;
 	int			m,
 				i,
@@ -112,8 +113,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (t = PT_UNIQUE; t <= PT_REMOVE_IF_LAST_AND_NOT_ALL; t++)
 	{
 		PathItem	direct = {channels[0], (int) strlen(channels[0])};
-		int			k = PathTransformKeep((PathTransform) t, n, path, direct, 1 + opts.last_n,
-										  keep, counts);
+		int			k = PathTransformKeep((PathTransform) t, n, path, direct, opts.last_n,
+										  keep, counts, slots);
 		int			total = 0;
 		int			direct_left = 0;
 		int			all_direct = 1;
