@@ -117,18 +117,41 @@ RESET ROLE;
 -- The wake-up is transactional: a no-op outside a preloaded server's worker.
 SELECT attribution._wake_delivery();
 
--- An adjustment (by orderId) waits while its conversion is pending or in
--- flight, and goes once the conversion was sent.
+-- An adjustment waits while the conversion it adjusts (adjustment_links)
+-- is pending, in flight or submitted, and goes once that was sent.
 DELETE FROM attribution.outbox WHERE destination_id = (SELECT id FROM attribution.destinations WHERE name = 'regress_meta');
-INSERT INTO attribution.outbox (destination_id, kind, dedup_key, payload, event_time)
-SELECT d.id, v.kind, v.k, v.payload, now()
+WITH be AS (
+    INSERT INTO attribution.billing_events (provider, kind, fact_key, object_id, amount_minor, currency, occurred_at)
+    VALUES ('stripe', 'renewal', 'ord1:renewal', 'ord1', 100, 'USD', now()),
+           ('stripe', 'refund', 'ord1:refund', 'rf1', -100, 'USD', now()),
+           ('stripe', 'renewal', 'ord2:renewal', 'ord2', 100, 'USD', now()),
+           ('stripe', 'refund', 'ord2:refund', 'rf2', -100, 'USD', now())
+    RETURNING id, fact_key, kind, amount_minor
+)
+INSERT INTO attribution.conversions (billing_event_id, provider, kind, occurred_at, value_minor, currency, value, ltv_minor)
+SELECT be.id, 'stripe', be.kind, now(), be.amount_minor, 'USD', be.amount_minor / 100.0, 0 FROM be;
+INSERT INTO attribution.adjustment_links (adjustment_id, original_id)
+SELECT a.id, o.id
+FROM attribution.conversions a
+JOIN attribution.billing_events ab ON ab.id = a.billing_event_id
+JOIN attribution.billing_events ob ON ob.fact_key = split_part(ab.fact_key, ':', 1) || ':renewal'
+JOIN attribution.conversions o ON o.billing_event_id = ob.id
+WHERE ab.fact_key IN ('ord1:refund', 'ord2:refund')
+ON CONFLICT (adjustment_id) DO NOTHING;
+INSERT INTO attribution.outbox (destination_id, conversion_id, kind, dedup_key, payload, event_time)
+SELECT d.id, c.id, v.kind, v.k, v.payload, now()
 FROM attribution.destinations d,
-     (VALUES ('conversion', 'ord1', '{"orderId": "ord1"}'::jsonb),
-             ('adjustment', 'ord1:retract', '{"orderId": "ord1", "adjustmentType": "RETRACTION"}'),
-             ('adjustment', 'ord2:retract', '{"orderId": "ord2", "adjustmentType": "RETRACTION"}')) AS v(kind, k, payload)
+     (VALUES ('conversion', 'ord1', 'ord1:renewal', '{"orderId": "ord1"}'::jsonb),
+             ('adjustment', 'ord1:retract', 'ord1:refund', '{"orderId": "ord1", "adjustmentType": "RETRACTION"}'),
+             ('adjustment', 'ord2:retract', 'ord2:refund', '{"orderId": "ord2", "adjustmentType": "RETRACTION"}')) AS v(kind, k, fact, payload)
+JOIN attribution.billing_events b ON b.fact_key = v.fact
+JOIN attribution.conversions c ON c.billing_event_id = b.id
 WHERE d.name = 'regress_meta';
 SELECT kind, dedup_key FROM attribution._claim_batch((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'), 10, '5 minutes')
 ORDER BY dedup_key;
+SELECT kind, dedup_key FROM attribution._claim_batch((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'), 10, '5 minutes');
+UPDATE attribution.outbox SET status = 'submitted', lease_until = NULL
+WHERE dedup_key = 'ord1' AND destination_id = (SELECT id FROM attribution.destinations WHERE name = 'regress_meta');
 SELECT kind, dedup_key FROM attribution._claim_batch((SELECT id FROM attribution.destinations WHERE name = 'regress_meta'), 10, '5 minutes');
 UPDATE attribution.outbox SET status = 'delivered', delivered_at = now(), lease_until = NULL
 WHERE dedup_key = 'ord1' AND destination_id = (SELECT id FROM attribution.destinations WHERE name = 'regress_meta');

@@ -24,6 +24,13 @@ $fn$;
 SELECT c, attribution.currency_exponent(c) AS exponent, attribution.minor_to_major(123456, c) AS major
   FROM unnest(ARRAY['USD', 'eur', 'JPY', 'KRW', 'VND', 'CLP', 'BHD', 'KWD', 'JOD', 'OMR', 'TND']) AS c;
 SELECT attribution.minor_to_major(-1999, 'USD') AS refund_usd, attribution.minor_to_major(5, 'usd') AS cents;
+-- The scale is the exponent's, signs and leading zeros kept.
+SELECT attribution.minor_to_major(-5, 'USD') AS minus_cents, attribution.minor_to_major(0, 'EUR') AS zero,
+       attribution.minor_to_major(1900, 'USD') AS whole, attribution.minor_to_major(7, 'kwd') AS fils,
+       attribution.minor_to_major(-1999, 'jpy') AS yen, attribution.minor_to_major(1999, 'US') AS not_a_code,
+       attribution.minor_to_major(-9223372036854775808, 'USD') AS smallest,
+       attribution.minor_to_major(NULL, 'USD') IS NULL AS null_amount,
+       attribution.currency_exponent(NULL) IS NULL AS null_currency;
 
 -- Out of order, Stripe: the refund of a charge arrives before the invoice
 -- that the charge paid.
@@ -99,6 +106,23 @@ SELECT b.kind, count(c.id) AS conversions
   FROM attribution.billing_events b LEFT JOIN attribution.conversions c ON c.billing_event_id = b.id
  WHERE b.provider = 'paddle' AND b.customer_id = 'ctm_L1'
  GROUP BY b.kind ORDER BY b.kind;
+
+-- One batch with a bad row between good ones: the bad row alone fails, the
+-- others are recorded once each and the running LTV counts only them.
+SELECT count(pg_temp.enqueue('stripe', format(
+         '{"id":"evt_B%s","object":"event","type":"invoice.paid","created":%s,"data":{"object":{"id":"in_B%s","object":"invoice","billing_reason":"%s","status":"paid","amount_paid":%s,"currency":"%s","customer":"cus_B","subscription":"sub_B","status_transitions":{"paid_at":%s}}}}',
+         n, 1772323200 + n * 86400, n, CASE n WHEN 1 THEN 'subscription_create' ELSE 'subscription_cycle' END,
+         n * 100, CASE n WHEN 3 THEN 'dollars' ELSE 'usd' END, 1772323200 + n * 86400)))
+       AS queued
+  FROM generate_series(1, 5) n;
+SELECT attribution.process_inbox() >= 0 AS processed;
+SELECT i.event_id, i.status, left(i.last_error, 5) AS sqlstate, c.value, c.ltv_minor, c.is_first_payment
+  FROM attribution.webhook_inbox i
+  LEFT JOIN attribution.billing_events b ON b.inbox_id = i.id
+  LEFT JOIN attribution.conversions c ON c.billing_event_id = b.id
+ WHERE i.source = 'stripe' AND i.event_id LIKE 'evt\_B_'
+ ORDER BY i.event_id;
+UPDATE attribution.webhook_inbox SET status = 'skipped' WHERE source = 'stripe' AND event_id = 'evt_B3';
 
 -- worker_status: one row with the documented columns.
 SELECT count(*) AS rows, bool_and(backlog >= 0) AS backlog_counted

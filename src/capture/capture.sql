@@ -67,6 +67,8 @@ CREATE TABLE attribution.customers (
     user_id             text NOT NULL CHECK (user_id <> ''),
     email_sha256        text CHECK (email_sha256 ~ '^[0-9a-f]{64}$'),
     email_sha256_google text CHECK (email_sha256_google ~ '^[0-9a-f]{64}$'),
+    phone_sha256        text CHECK (phone_sha256 ~ '^[0-9a-f]{64}$'),
+    phone_sha256_meta   text CHECK (phone_sha256_meta ~ '^[0-9a-f]{64}$'),
     linked_at           timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (provider, customer_id)
@@ -75,6 +77,8 @@ CREATE INDEX customers_user_idx ON attribution.customers (user_id);
 COMMENT ON TABLE attribution.customers IS 'Billing customers (Stripe cus_..., Paddle ctm_..., Lemon Squeezy ids) linked to users';
 COMMENT ON COLUMN attribution.customers.email_sha256 IS 'SHA-256 of the trimmed, lower-cased e-mail (Meta, TikTok, LinkedIn form)';
 COMMENT ON COLUMN attribution.customers.email_sha256_google IS 'SHA-256 of the e-mail normalised for Google (dots of gmail local parts removed)';
+COMMENT ON COLUMN attribution.customers.phone_sha256 IS 'SHA-256 of the phone in E.164 with "+" (Google, TikTok form); the number itself is not kept';
+COMMENT ON COLUMN attribution.customers.phone_sha256_meta IS 'SHA-256 of the phone in E.164 without "+" (Meta form)';
 
 SELECT pg_catalog.pg_extension_config_dump('attribution.touchpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('attribution.identities', '');
@@ -175,7 +179,7 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION attribution.hash_phone(text, text) IS 'SHA-256 hex of a phone number with country code, normalised for a platform (+ for Google and TikTok, none for Meta)';
 
 CREATE FUNCTION attribution.link_customer(provider text, customer_id text, user_id text,
-                                          email text DEFAULT NULL)
+                                          email text DEFAULT NULL, phone text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -195,18 +199,26 @@ BEGIN
         RAISE EXCEPTION 'email is not an e-mail address'
             USING ERRCODE = '22023';
     END IF;
+    IF phone IS NOT NULL AND attribution.hash_phone(phone, 'google_ads') IS NULL THEN
+        RAISE EXCEPTION 'phone is not a phone number with its country code'
+            USING ERRCODE = '22023',
+                  HINT = 'Give the number in E.164, such as +16505551212.';
+    END IF;
     INSERT INTO attribution.customers AS c
-        (provider, customer_id, user_id, email_sha256, email_sha256_google)
+        (provider, customer_id, user_id, email_sha256, email_sha256_google, phone_sha256, phone_sha256_meta)
     VALUES (link_customer.provider, link_customer.customer_id, link_customer.user_id,
-            attribution.hash_email(email, 'generic'), attribution.hash_email(email, 'google_ads'))
+            attribution.hash_email(email, 'generic'), attribution.hash_email(email, 'google_ads'),
+            attribution.hash_phone(phone, 'google_ads'), attribution.hash_phone(phone, 'meta'))
     ON CONFLICT ON CONSTRAINT customers_pkey DO UPDATE
        SET user_id = EXCLUDED.user_id,
            email_sha256 = coalesce(EXCLUDED.email_sha256, c.email_sha256),
            email_sha256_google = coalesce(EXCLUDED.email_sha256_google, c.email_sha256_google),
+           phone_sha256 = coalesce(EXCLUDED.phone_sha256, c.phone_sha256),
+           phone_sha256_meta = coalesce(EXCLUDED.phone_sha256_meta, c.phone_sha256_meta),
            updated_at = pg_catalog.now();
 END
 $fn$;
-COMMENT ON FUNCTION attribution.link_customer(text, text, text, text) IS 'Link a billing customer to a user; the e-mail is kept only as platform SHA-256 hashes';
+COMMENT ON FUNCTION attribution.link_customer(text, text, text, text, text) IS 'Link a billing customer to a user; the e-mail and phone (E.164) are kept only as platform SHA-256 hashes';
 
 -- Per user, the ordered touches across all of the user's visitors.  A touch
 -- recorded while its visitor's identify() was still uncommitted is resolved
@@ -236,7 +248,7 @@ COMMENT ON VIEW attribution.journeys IS 'Per user, the touches of all of the use
 
 GRANT EXECUTE ON FUNCTION attribution.track_touch(text, text, text, timestamptz, text, text, inet, text),
                           attribution.identify(text, text),
-                          attribution.link_customer(text, text, text, text)
+                          attribution.link_customer(text, text, text, text, text)
    TO attribution_app;
 GRANT EXECUTE ON FUNCTION attribution.parse_landing_url(text),
                           attribution.normalize_email(text, text),

@@ -11,7 +11,19 @@ AS $fn$
 DECLARE
     k text;
     v jsonb;
+    p attribution.platforms;
 BEGIN
+    IF NEW.transport IS NULL THEN
+        NEW.transport := (SELECT x.transport FROM attribution.platforms x
+                           WHERE x.platform = NEW.platform AND x.default_transport);
+    END IF;
+    SELECT * INTO p FROM attribution.platforms x
+     WHERE x.platform = NEW.platform AND x.transport = NEW.transport;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'platform "%" with transport "%" is not known', NEW.platform, NEW.transport
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The platforms and their transports are the rows of attribution.platforms.';
+    END IF;
     IF NEW.endpoint !~* '^https?://[^/]' THEN
         RAISE EXCEPTION 'endpoint "%" of destination "%" is not an http(s) URL', NEW.endpoint, NEW.name
             USING ERRCODE = 'invalid_parameter_value';
@@ -27,22 +39,22 @@ BEGIN
                       HINT = 'Map a lifecycle kind to an event name or id (string or number), true for the platform''s standard event, or false.';
         END IF;
     END LOOP;
-    IF NEW.platform = 'google_ads' THEN
-        IF coalesce(NEW.account ->> 'customer_id', '') !~ '^[0-9][0-9-]*[0-9]$' THEN
-            RAISE EXCEPTION 'destination "%" has no Google Ads customer id', NEW.name
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Set account to {"customer_id": "1234567890"}.';
-        END IF;
-        IF NEW.adjustment_policy NOT IN ('none', 'retract', 'restate') THEN
-            RAISE EXCEPTION 'adjustment policy "%" does not apply to Google Ads', NEW.adjustment_policy
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Google Ads takes none, retract (full refunds only) or restate (full and partial).';
-        END IF;
-    ELSIF NEW.adjustment_policy NOT IN ('none', 'negative_event', 'custom_event') THEN
+    IF p.target_account_key = 'conversion_action'
+       AND coalesce(NEW.account ->> 'customer_id', '') !~ '^[0-9][0-9-]*[0-9]$' THEN
+        RAISE EXCEPTION 'destination "%" has no Google Ads customer id', NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Set account to {"customer_id": "1234567890"}.';
+    END IF;
+    IF NOT NEW.adjustment_policy = ANY (p.adjustment_policies) THEN
         RAISE EXCEPTION 'adjustment policy "%" does not apply to platform %', NEW.adjustment_policy, NEW.platform
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Only Google Ads has retraction and restatement.',
-                  HINT = 'Use none, negative_event or custom_event.';
+                  DETAIL = pg_catalog.format('Platform %s takes %s.', NEW.platform,
+                                             pg_catalog.array_to_string(p.adjustment_policies, ', ')),
+                  HINT = 'Retraction and restatement are Google Ads''; the others send an event of their own (negative_event, custom_event).';
+    END IF;
+    IF NEW.account ? 'full_refund' AND NEW.account ->> 'full_refund' NOT IN ('zero_value', 'skip') THEN
+        RAISE EXCEPTION 'full_refund "%" of destination "%" is not zero_value or skip', NEW.account ->> 'full_refund', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NEW.platform = 'meta' AND NEW.account ? 'action_source'
        AND NEW.account ->> 'action_source' NOT IN ('email', 'website', 'app', 'phone_call', 'chat',
@@ -79,47 +91,33 @@ SECURITY INVOKER SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     new_id int;
+    p attribution.platforms;
 BEGIN
-    IF platform IS NULL OR platform NOT IN ('google_ads', 'meta', 'tiktok', 'linkedin', 'webhook') THEN
+    SELECT * INTO p FROM attribution.platforms x
+     WHERE x.platform = create_destination.platform AND x.default_transport;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown platform "%"', platform
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use one of google_ads, meta, tiktok, linkedin, webhook.';
+                  HINT = pg_catalog.format('Use one of %s.', (SELECT pg_catalog.string_agg(DISTINCT x.platform, ', ')
+                                                               FROM attribution.platforms x));
     END IF;
-    IF platform = 'webhook' AND endpoint IS NULL THEN
-        RAISE EXCEPTION 'a webhook destination needs an endpoint'
+    IF p.default_endpoint IS NULL AND endpoint IS NULL THEN
+        RAISE EXCEPTION 'a % destination needs an endpoint', platform
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO attribution.destinations AS d
-        (name, platform, account, kind_map, endpoint, click_window, max_event_age,
+        (name, platform, transport, account, kind_map, endpoint, click_window, max_event_age,
          adjustment_max_age, adjustment_policy, batch_size)
-    VALUES (create_destination.name, create_destination.platform,
+    VALUES (create_destination.name, create_destination.platform, p.transport,
             coalesce(create_destination.account, '{}'), coalesce(create_destination.kind_map, '{}'),
-            coalesce(create_destination.endpoint,
-                     CASE create_destination.platform
-                         WHEN 'google_ads' THEN 'https://googleads.googleapis.com'
-                         WHEN 'meta' THEN 'https://graph.facebook.com'
-                         WHEN 'tiktok' THEN 'https://business-api.tiktok.com'
-                         WHEN 'linkedin' THEN 'https://api.linkedin.com'
-                     END),
-            CASE create_destination.platform
-                WHEN 'meta' THEN interval '28 days' WHEN 'tiktok' THEN interval '28 days'
-                WHEN 'linkedin' THEN interval '90 days' ELSE interval '90 days' END,
-            CASE create_destination.platform
-                WHEN 'meta' THEN interval '7 days' WHEN 'tiktok' THEN interval '28 days'
-                WHEN 'linkedin' THEN interval '90 days' WHEN 'google_ads' THEN interval '90 days'
-                ELSE interval '90 days' END,
-            CASE create_destination.platform
-                WHEN 'google_ads' THEN interval '54 days' WHEN 'meta' THEN interval '7 days'
-                WHEN 'tiktok' THEN interval '28 days' ELSE interval '90 days' END,
-            CASE create_destination.platform
-                WHEN 'google_ads' THEN 'restate' WHEN 'webhook' THEN 'negative_event' ELSE 'none' END,
-            CASE create_destination.platform
-                WHEN 'google_ads' THEN 2000 WHEN 'linkedin' THEN 5000 ELSE 1000 END)
+            coalesce(create_destination.endpoint, p.default_endpoint),
+            p.click_window, p.max_event_age, p.adjustment_max_age, p.default_adjustment_policy,
+            greatest(p.max_batch, 1000))
     RETURNING d.id INTO new_id;
     RETURN new_id;
 END
 $fn$;
-COMMENT ON FUNCTION attribution.create_destination(text, text, jsonb, jsonb, text) IS 'Add a destination with its platform''s defaults (endpoint, windows, event age, batch size, adjustment policy); returns its id';
+COMMENT ON FUNCTION attribution.create_destination(text, text, jsonb, jsonb, text) IS 'Add a destination with its platform''s defaults from attribution.platforms (default transport, endpoint, windows, event age, batch size, adjustment policy); returns its id';
 
 CREATE FUNCTION attribution._destination_id(destination text)
 RETURNS int

@@ -7,22 +7,16 @@
 #define ATTR_DELIVERY_H
 
 #include "lib/ilist.h"
+#include "lib/stringinfo.h"
 #include "storage/latch.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "delivery/breaker.h"
 #include "delivery/ratelimit.h"
 
 struct HttpRequest;
-
-typedef enum DeliveryPlatform
-{
-	PLATFORM_GOOGLE_ADS,
-	PLATFORM_META,
-	PLATFORM_TIKTOK,
-	PLATFORM_LINKEDIN,
-	PLATFORM_WEBHOOK
-} DeliveryPlatform;
+struct PlatformModule;
 
 /*
  * A destination as the worker sees it: its configuration, re-read at every
@@ -33,18 +27,12 @@ typedef struct Destination
 {
 	int			id;
 	MemoryContext cxt;			/* configuration strings; reset on reload */
-	DeliveryPlatform platform;
+	const struct PlatformModule *module;	/* platform and transport */
 	char	   *endpoint;
 	char	   *token;			/* never logged */
-	char	   *customer_id;	/* Google */
-	char	   *login_customer_id;
-	char	   *developer_token;
-	char	   *api_version;	/* Google vNN, Meta vNN.0 */
-	char	   *pixel_id;		/* Meta */
-	char	   *test_event_code;	/* Meta, TikTok */
-	char	   *event_source;	/* TikTok */
-	char	   *event_source_id;
-	char	   *linkedin_version;
+	char	   *developer_token;	/* a second credential, when the platform has one */
+	char	   *api_version;	/* the account's, else the module's default */
+	Jsonb	   *account;		/* platform account fields (DestAccount) */
 	int			batch_size;
 	int			max_in_flight;
 	double		rate_limit;		/* requests per second */
@@ -60,6 +48,7 @@ typedef struct Destination
 	TokenBucket bucket;
 	int			in_flight;
 	TimestampTz throttled_until;	/* after a 429: send nothing before */
+	TimestampTz next_poll;		/* accepted requests' status: look again then */
 	bool		more_due;		/* the last claim was full: claim again */
 	bool		need_due;		/* look up when its next row falls due */
 	dlist_head	queue;			/* claimed batches waiting to be sent */
@@ -80,7 +69,8 @@ typedef struct DeliveryBatch
 	dlist_node	node;
 	MemoryContext cxt;			/* the batch and its rows */
 	Destination *dest;
-	bool		adjustment;		/* Google: uploadConversionAdjustments */
+	bool		adjustment;		/* adjustments, when the module sends them apart */
+	char	   *status_of;		/* a status request: the accepted request's id */
 	int			nrows;
 	DeliveryRow *rows;
 	int			depth;			/* times split to isolate a bad event */
@@ -96,7 +86,8 @@ typedef enum RowOutcomeKind
 	ROW_RETRY = 'R',
 	ROW_DEAD = 'X',
 	ROW_HOLD = 'H',				/* credential invalid: back to the queue */
-	ROW_RESEND = 'S'			/* send again at once in a new batch */
+	ROW_RESEND = 'S',			/* send again at once in a new batch */
+	ROW_SUBMITTED = 'A'			/* accepted, not yet processed: poll its status */
 } RowOutcomeKind;
 
 typedef struct RowOutcome
@@ -119,12 +110,14 @@ typedef struct Verdict
 	bool		breaker_success;
 	double		throttle_s;		/* destination-wide hold after a 429 */
 	char	   *request_id;
+	/* a status request: delivered, dead, processing or retry, and why */
+	const char *status;
+	char	   *status_detail;
 } Verdict;
 
 /* batch.c */
 extern void DeliveryBuildRequest(DeliveryBatch *batch, struct HttpRequest *req);
-extern const char *DeliveryPlatformName(DeliveryPlatform p);
-extern bool DeliveryParsePlatform(const char *name, DeliveryPlatform *p);
+extern int	DeliveryRowsPerBatch(Destination *dest);
 
 /* response.c */
 extern void DeliveryJudge(DeliveryBatch *batch, struct HttpRequest *req, Verdict *v);
@@ -140,6 +133,8 @@ extern void DeliveryPause(Destination *dest, const char *reason, const char *det
 extern char *DeliveryFetchToken(int destination_id, const char *kind, const char *fallback,
 								bytea *ciphertext);
 extern void DeliveryMaintainPartitions(void);
+extern int	DeliveryClaimStatusPolls(Destination *dest, int limit);
+extern void DeliveryRecordStatus(DeliveryBatch *batch, Verdict *v, int http_status);
 
 /* delivery_launcher.c */
 extern void DeliveryPublishLatch(Latch *latch);

@@ -14,11 +14,15 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/resowner.h"
 
 #include "auth/vault.h"
 #include "delivery/delivery.h"
+#include "delivery/platforms/platform.h"
+#include "delivery/request_kit.h"
 
 
 /* Tokens come only from the credential vault, decrypted when loaded. */
@@ -37,6 +41,8 @@ static SPIPlanPtr due_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr breaker_plan = NULL;
 static SPIPlanPtr pause_plan = NULL;
+static SPIPlanPtr poll_plan = NULL;
+static SPIPlanPtr status_plan = NULL;
 
 static SPIPlanPtr
 prepare(const char *sql, int nargs, Oid *types)
@@ -59,21 +65,6 @@ get_text(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
 	if (isnull)
 		return NULL;
 	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
-}
-
-/* Digits only: Google customer ids are written with dashes in the UI. */
-static char *
-digits_only(char *s)
-{
-	char	   *w = s;
-
-	if (s == NULL)
-		return NULL;
-	for (char *r = s; *r; r++)
-		if (*r >= '0' && *r <= '9')
-			*w++ = *r;
-	*w = '\0';
-	return s;
 }
 
 static Destination *
@@ -168,10 +159,7 @@ DeliveryLoadDestinations(void)
 							" d.rate_limit_per_sec::float8, d.breaker_threshold,"
 							" (extract(epoch FROM d.breaker_cooldown) * 1000)::int8,"
 							" d.breaker_state, d.breaker_failures, d.breaker_opened_at, d.paused_until,"
-							" d.account->>'customer_id', d.account->>'login_customer_id',"
-							" d.account->>'developer_token', d.account->>'api_version', d.account->>'pixel_id',"
-							" d.account->>'test_event_code', d.account->>'event_source',"
-							" d.account->>'event_source_id', d.account->>'linkedin_version'"
+							" d.transport, d.account, d.account->>'developer_token'"
 							CREDENTIAL_COLUMNS
 							" FROM attribution.destinations d ORDER BY d.id",
 							0, NULL);
@@ -190,6 +178,7 @@ DeliveryLoadDestinations(void)
 		Destination *d = find_destination(id);
 		bool		fresh = (d == NULL);
 		char	   *platform;
+		char	   *transport;
 		MemoryContext old;
 		Datum		v;
 
@@ -198,9 +187,15 @@ DeliveryLoadDestinations(void)
 		MemoryContextReset(d->cxt);
 		d->seen = true;
 		platform = get_text(tup, desc, 2, d->cxt);
-		if (!DeliveryParsePlatform(platform, &d->platform))
-			d->platform = PLATFORM_WEBHOOK;
+		transport = get_text(tup, desc, 14, d->cxt);
+		d->module = PlatformLookup(platform, transport);
 		d->enabled = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		if (d->module == NULL)
+		{
+			/* a platform this build does not know: never claimed for */
+			d->enabled = false;
+			continue;
+		}
 		d->endpoint = get_text(tup, desc, 4, d->cxt);
 		d->batch_size = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
 		d->max_in_flight = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
@@ -222,27 +217,20 @@ DeliveryLoadDestinations(void)
 		d->paused_until = (d->paused && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v)))
 			? DatumGetTimestampTz(v) : 0;
 
-		v = SPI_getbinval(tup, desc, 23, &isnull);
 		old = MemoryContextSwitchTo(d->cxt);
+		v = SPI_getbinval(tup, desc, 15, &isnull);
+		d->account = isnull ? NULL : DatumGetJsonbPCopy(v);
+		v = SPI_getbinval(tup, desc, 17, &isnull);
 		d->token = DeliveryFetchToken(id, "access_token", NULL, isnull ? NULL : DatumGetByteaPP(v));
-		MemoryContextSwitchTo(old);
-		d->customer_id = digits_only(get_text(tup, desc, 14, d->cxt));
-		d->login_customer_id = digits_only(get_text(tup, desc, 15, d->cxt));
 		d->developer_token = get_text(tup, desc, 16, d->cxt);
-		v = SPI_getbinval(tup, desc, 24, &isnull);
+		v = SPI_getbinval(tup, desc, 18, &isnull);
 		if (!isnull)
-		{
-			old = MemoryContextSwitchTo(d->cxt);
 			d->developer_token = DeliveryFetchToken(id, "developer_token", d->developer_token,
 													DatumGetByteaPP(v));
-			MemoryContextSwitchTo(old);
-		}
-		d->api_version = get_text(tup, desc, 17, d->cxt);
-		d->pixel_id = get_text(tup, desc, 18, d->cxt);
-		d->test_event_code = get_text(tup, desc, 19, d->cxt);
-		d->event_source = get_text(tup, desc, 20, d->cxt);
-		d->event_source_id = get_text(tup, desc, 21, d->cxt);
-		d->linkedin_version = get_text(tup, desc, 22, d->cxt);
+		d->api_version = d->module->version_key ? DestAccount(d, d->module->version_key) : NULL;
+		if (d->api_version == NULL || d->api_version[0] == '\0')
+			d->api_version = pstrdup(d->module->default_version ? d->module->default_version : "");
+		MemoryContextSwitchTo(old);
 	}
 
 	/* Dropped destinations stop being claimed for; batches in flight finish. */
@@ -275,7 +263,7 @@ DeliveryClaim(Destination *dest, int limit, int lease_s)
 {
 	Oid			types[3] = {INT4OID, INT4OID, FLOAT8OID};
 	Datum		args[3];
-	int			per_batch = dest->platform == PLATFORM_WEBHOOK ? 1 : dest->batch_size;
+	int			per_batch = DeliveryRowsPerBatch(dest);
 	DeliveryBatch *cur[2] = {NULL, NULL};
 	uint64		n;
 
@@ -296,7 +284,7 @@ DeliveryClaim(Destination *dest, int limit, int lease_s)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		char	   *kind = SPI_getvalue(tup, desc, 3);
-		bool		adj = dest->platform == PLATFORM_GOOGLE_ADS && strcmp(kind, "adjustment") == 0;
+		bool		adj = dest->module->separate_adjustments && strcmp(kind, "adjustment") == 0;
 		DeliveryBatch *b = cur[adj ? 1 : 0];
 		DeliveryRow *row;
 		char	   *payload;
@@ -336,7 +324,10 @@ DeliveryNextDue(void)
 						   "   ORDER BY o.destination_id, o.next_attempt_at LIMIT 1),"
 						   " (SELECT o.lease_until FROM attribution.outbox o"
 						   "   WHERE o.status = 'in_flight' AND o.destination_id = $1"
-						   "   ORDER BY o.lease_until LIMIT 1))",
+						   "   ORDER BY o.lease_until LIMIT 1),"
+						   " (SELECT r.next_poll_at FROM attribution.submitted_requests r"
+						   "   WHERE r.destination_id = $1 AND r.finished_at IS NULL"
+						   "   ORDER BY r.next_poll_at LIMIT 1))",
 						   1, types);
 	for (int i = 0; i < delivery_ndests; i++)
 	{
@@ -421,6 +412,9 @@ DeliveryRecord(DeliveryBatch *batch, Verdict *v, int http_status, double latency
 				break;
 			case ROW_HOLD:
 				outcomes[n] = "hold";
+				break;
+			case ROW_SUBMITTED:
+				outcomes[n] = "submitted";
 				break;
 			default:
 				outcomes[n] = "dead";
@@ -527,4 +521,58 @@ DeliveryMaintainPartitions(void)
 {
 	if (SPI_execute("SELECT attribution.ensure_delivery_log_partitions()", false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_attribution delivery: could not create delivery_log partitions");
+}
+
+/*
+ * Queue the status requests of dest's accepted requests whose poll is due
+ * (at most limit), ahead of its batches: an answer frees the rows waiting
+ * on it.  Returns how many were queued.
+ */
+int
+DeliveryClaimStatusPolls(Destination *dest, int limit)
+{
+	Oid			types[3] = {INT4OID, INT4OID, FLOAT8OID};
+	Datum		args[3];
+	uint64		n;
+
+	if (poll_plan == NULL)
+		poll_plan = prepare("SELECT request_id FROM attribution._claim_status_polls($1, $2,"
+							" make_interval(secs => $3))", 3, types);
+	args[0] = Int32GetDatum(dest->id);
+	args[1] = Int32GetDatum(limit);
+	args[2] = Float8GetDatum((double) attr_lease_s);
+	if (SPI_execute_plan(poll_plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_attribution delivery: could not claim status polls");
+	n = SPI_processed;
+	for (uint64 r = 0; r < n; r++)
+	{
+		DeliveryBatch *b = new_batch(dest, false, 1);
+
+		b->status_of = MemoryContextStrdup(b->cxt,
+										   SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+		dlist_push_head(&dest->queue, &b->node);
+	}
+	return (int) n;
+}
+
+/* Record the answer to a status request (see _record_request_status). */
+void
+DeliveryRecordStatus(DeliveryBatch *batch, Verdict *v, int http_status)
+{
+	Oid			types[5] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	if (status_plan == NULL)
+		status_plan = prepare("SELECT attribution._record_request_status($1, $2, $3, $4, $5)",
+							  5, types);
+	args[0] = Int32GetDatum(batch->dest->id);
+	args[1] = CStringGetTextDatum(batch->status_of);
+	args[2] = CStringGetTextDatum(v->status ? v->status : "retry");
+	args[3] = v->status_detail ? CStringGetTextDatum(v->status_detail) : (Datum) 0;
+	nulls[3] = v->status_detail ? ' ' : 'n';
+	args[4] = Int32GetDatum(http_status);
+	nulls[4] = http_status == 0 ? 'n' : ' ';
+	if (SPI_execute_plan(status_plan, args, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_attribution delivery: could not record a request status");
 }

@@ -33,6 +33,7 @@
 #include "pg_attribution.h"
 #include "delivery/delivery.h"
 #include "delivery/http_engine.h"
+#include "delivery/platforms/platform.h"
 
 PGDLLEXPORT void DeliveryWorkerMain(Datum main_arg);
 
@@ -170,7 +171,9 @@ hold_queue(Destination *dest, const char *code)
 	{
 		DeliveryBatch *b = dlist_container(DeliveryBatch, node, dlist_pop_head_node(&dest->queue));
 
-		DeliveryHoldBatch(b, code, "destination paused");
+		/* a status poll not sent stays due: it is claimed again */
+		if (b->status_of == NULL)
+			DeliveryHoldBatch(b, code, "destination paused");
 		drop_batch(b);
 	}
 }
@@ -215,8 +218,13 @@ complete(HttpRequest *req)
 		hold_queue(dest, v.rows[0].code);
 	}
 
-	requeue_resends(batch, &v);
-	DeliveryRecord(batch, &v, (int) req->http_status, req->latency_ms);
+	if (batch->status_of != NULL)
+		DeliveryRecordStatus(batch, &v, (int) req->http_status);
+	else
+	{
+		requeue_resends(batch, &v);
+		DeliveryRecord(batch, &v, (int) req->http_status, req->latency_ms);
+	}
 	commit_txn();
 
 	drop_batch(batch);
@@ -260,7 +268,8 @@ dispatch(void)
 			{
 				/* configuration problem: pause, keep the events */
 				begin_txn("pausing a destination");
-				DeliveryHoldBatch(b, "ENDPOINT_REJECTED", why);
+				if (b->status_of == NULL)
+					DeliveryHoldBatch(b, "ENDPOINT_REJECTED", why);
 				DeliveryPause(dest, "endpoint_rejected", why);
 				hold_queue(dest, "ENDPOINT_REJECTED");
 				commit_txn();
@@ -307,10 +316,10 @@ claim_cycle(void)
 		{
 			Destination *d = delivery_dests[i];
 			int			slots;
-			int			per_batch = d->platform == PLATFORM_WEBHOOK ? 1 : d->batch_size;
+			int			per_batch = DeliveryRowsPerBatch(d);
 
 			d->need_due = false;
-			if (!d->enabled)
+			if (!d->enabled || d->module == NULL)
 				continue;
 			if (d->paused)
 			{
@@ -337,8 +346,13 @@ claim_cycle(void)
 			/* without capacity, the next completion brings the next claim */
 			if (slots <= 0)
 				continue;
+			/* accepted requests' status first: it frees rows waiting on it */
+			if (d->module->build_status_request != NULL)
+				slots -= DeliveryClaimStatusPolls(d, slots);
 			/* a full claim means more is due now: no need to look ahead */
-			d->need_due = DeliveryClaim(d, slots * per_batch, attr_lease_s) < slots * per_batch;
+			d->need_due = true;
+			if (slots > 0)
+				d->need_due = DeliveryClaim(d, slots * per_batch, attr_lease_s) < slots * per_batch;
 		}
 		earliest(&next, DeliveryNextDue());
 	}

@@ -41,14 +41,16 @@ WITH dest AS (
     WHERE o.destination_id = p_destination
       AND o.status IN ('pending', 'retry')
       AND o.next_attempt_at <= now()
-      -- a Google adjustment waits for its conversion (same orderId) to be
-      -- sent: before that the platform answers CONVERSION_NOT_FOUND
+      -- an adjustment waits for its conversion to be sent and, where the
+      -- platform accepts before processing, processed: before that the
+      -- platform does not know what to adjust
       AND NOT (o.kind = 'adjustment' AND EXISTS (
-              SELECT 1 FROM attribution.outbox c
-              WHERE c.destination_id = o.destination_id
+              SELECT 1 FROM attribution.adjustment_links l
+              JOIN attribution.outbox c ON c.conversion_id = l.original_id
+              WHERE l.adjustment_id = o.conversion_id
+                AND c.destination_id = o.destination_id
                 AND c.kind = 'conversion'
-                AND c.dedup_key = o.payload ->> 'orderId'
-                AND c.status IN ('pending', 'retry', 'in_flight')))
+                AND c.status IN ('pending', 'retry', 'in_flight', 'submitted')))
     ORDER BY o.next_attempt_at, o.id
     LIMIT p_limit
     FOR UPDATE OF o SKIP LOCKED
@@ -125,6 +127,122 @@ SELECT p_attempts >= p_max_attempts OR now() + p_delay_s * interval '1 second' >
 $$;
 COMMENT ON FUNCTION attribution._retries_exhausted(int, int, timestamptz, interval, float8) IS 'Whether a retry ends dead: attempts used up, or the retry delay runs past the retry window';
 
+-- Requests a platform accepted but has not processed yet (Data Manager:
+-- 200 means valid, not recorded).  Their rows wait in status submitted;
+-- the worker asks for the status with backoff and records the outcome of
+-- each of the request's destinations here and on the rows.
+CREATE TABLE attribution.submitted_requests (
+    request_id          text PRIMARY KEY,
+    destination_id      int NOT NULL REFERENCES attribution.destinations (id) ON DELETE CASCADE,
+    row_count           int NOT NULL,
+    submitted_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+    polls               int NOT NULL DEFAULT 0,
+    next_poll_at        timestamptz NOT NULL,
+    last_status         text,
+    outcome             jsonb,
+    finished_at         timestamptz
+);
+CREATE INDEX submitted_requests_due_idx ON attribution.submitted_requests (destination_id, next_poll_at)
+    WHERE finished_at IS NULL;
+COMMENT ON TABLE attribution.submitted_requests IS 'Accepted requests whose processing the delivery worker asks the platform about (requestStatus:retrieve), and the outcome per destination';
+COMMENT ON COLUMN attribution.submitted_requests.outcome IS 'Per destination of the request: {reference, outcome delivered|dead, detail (status and error counts per reason)}';
+COMMENT ON COLUMN attribution.submitted_requests.last_status IS 'The last answer: processing, done, unknown (no status kept), or the error of the status request';
+
+-- The accepted requests of a destination whose status is due, leased for
+-- p_lease so that a crash between asking and recording asks again.
+CREATE FUNCTION attribution._claim_status_polls(p_destination int, p_limit int, p_lease interval)
+RETURNS TABLE (request_id text)
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH due AS (
+    SELECT r.request_id FROM attribution.submitted_requests r
+     WHERE r.destination_id = p_destination AND r.finished_at IS NULL
+       AND r.next_poll_at <= now()
+     ORDER BY r.next_poll_at
+     LIMIT p_limit
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE attribution.submitted_requests r
+   SET next_poll_at = now() + p_lease
+  FROM due
+ WHERE r.request_id = due.request_id
+RETURNING r.request_id
+$$;
+
+-- Record the answer to a status request.  p_status: processing or retry
+-- (ask again with exponential backoff, up to backoff_cap; after the
+-- retry window the rows count as delivered, unconfirmed), unknown (the
+-- platform keeps no status: delivered, unconfirmed) or done, with
+-- p_detail a JSON array of {reference, outcome, detail} in the order of
+-- the request's destinations; a reference names the conversion action
+-- (destinationReferences) of the rows it decides.
+CREATE FUNCTION attribution._record_request_status(p_destination int, p_request text, p_status text,
+                                                   p_detail text, p_http_status int)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r attribution.submitted_requests;
+    d attribution.destinations;
+    per jsonb;
+    single boolean;
+    e jsonb;
+BEGIN
+    SELECT * INTO r FROM attribution.submitted_requests x
+     WHERE x.request_id = p_request AND x.destination_id = p_destination AND x.finished_at IS NULL
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO d FROM attribution.destinations x WHERE x.id = p_destination;
+    IF p_status IN ('processing', 'retry') AND r.submitted_at + d.retry_window > clock_timestamp() THEN
+        UPDATE attribution.submitted_requests x
+           SET polls = x.polls + 1, last_status = coalesce(left(p_detail, 500), p_status),
+               next_poll_at = clock_timestamp()
+                   + least(d.backoff_cap, greatest(d.backoff_base, interval '1 second')
+                                          * power(2::float8, least(x.polls + 1, 30)))
+         WHERE x.request_id = p_request;
+        RETURN;
+    END IF;
+    IF p_status = 'done' THEN
+        per := p_detail::jsonb;
+    ELSE
+        -- no status to be had: accepted rows count as delivered, unconfirmed
+        per := jsonb_build_array(jsonb_build_object(
+                   'reference', NULL, 'outcome', 'delivered',
+                   'detail', CASE WHEN p_status = 'unknown' THEN 'STATUS_UNAVAILABLE: ' || coalesce(p_detail, '')
+                                  ELSE 'STATUS_NOT_CONFIRMED: ' || coalesce(p_detail, p_status) END));
+    END IF;
+    single := jsonb_array_length(per) = 1;
+    FOR e IN SELECT value FROM jsonb_array_elements(per) LOOP
+        WITH upd AS (
+            UPDATE attribution.outbox o
+               SET status = e ->> 'outcome',
+                   delivered_at = CASE WHEN e ->> 'outcome' = 'delivered' THEN clock_timestamp() END,
+                   last_error = CASE WHEN e ->> 'detail' NOT IN ('SUCCESS') THEN e ->> 'detail' END,
+                   last_http_status = p_http_status
+             WHERE o.request_id = p_request AND o.destination_id = p_destination
+               AND o.status = 'submitted'
+               AND (single OR e ->> 'reference' IS NULL
+                    OR o.payload -> 'destinationReferences' ->> 0 = e ->> 'reference')
+            RETURNING o.id
+        )
+        INSERT INTO attribution.delivery_log (attempted_at, outbox_id, destination_id, status, http_status,
+                                              error_code, error, request_id)
+        SELECT clock_timestamp(), upd.id, p_destination, e ->> 'outcome', p_http_status,
+               split_part(e ->> 'detail', ':', 1),
+               CASE WHEN e ->> 'detail' <> 'SUCCESS' THEN e ->> 'detail' END, p_request
+          FROM upd;
+    END LOOP;
+    UPDATE attribution.submitted_requests x
+       SET polls = x.polls + 1, last_status = p_status, outcome = per, finished_at = clock_timestamp()
+     WHERE x.request_id = p_request;
+END
+$$;
+COMMENT ON FUNCTION attribution._record_request_status(int, text, text, text, int) IS 'Record the status of an accepted request: ask again later, or settle its submitted rows per destination (delivered or dead, with the platform''s reasons)';
+
 CREATE FUNCTION attribution._record_outcomes(
     p_destination int,
     p_ids bigint[],
@@ -170,7 +288,7 @@ BEGIN
                                   ELSE o.next_attempt_at END,
             lease_until = NULL,
             last_error = CASE
-                             WHEN r.outcome IN ('delivered', 'duplicate') THEN NULL
+                             WHEN r.outcome IN ('delivered', 'duplicate', 'submitted') THEN NULL
                              WHEN r.outcome = 'retry'
                                   AND attribution._retries_exhausted(o.attempts, d.max_attempts, o.queued_at, d.retry_window,
                                       attribution._backoff_s(o.attempts, r.jitter, r.min_delay, d.backoff_base, d.backoff_cap))
@@ -178,7 +296,7 @@ BEGIN
                                                               || ' attempts: ' || coalesce(r.err, ''))
                              ELSE concat_ws(': ', r.code, r.err) END,
             last_http_status = p_http_status,
-            request_id = CASE WHEN r.outcome IN ('delivered', 'duplicate') THEN p_request_id ELSE o.request_id END,
+            request_id = CASE WHEN r.outcome IN ('delivered', 'duplicate', 'submitted') THEN p_request_id ELSE o.request_id END,
             delivered_at = CASE WHEN r.outcome IN ('delivered', 'duplicate') THEN clock_timestamp() ELSE o.delivered_at END
         FROM (SELECT u.*, random() AS jitter
               FROM unnest(p_ids, p_claims, p_outcomes, p_codes, p_errors, p_min_delay)
@@ -201,10 +319,21 @@ BEGIN
            p_latency_ms, p_request_id
     FROM upd;
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- accepted, not yet processed: the worker asks for the status later
+    IF p_request_id IS NOT NULL AND 'submitted' = ANY (p_outcomes) THEN
+        INSERT INTO attribution.submitted_requests (request_id, destination_id, row_count, next_poll_at)
+        SELECT p_request_id, p_destination, count(*),
+               clock_timestamp() + greatest(min(d.backoff_base), interval '1 second')
+          FROM attribution.outbox o, attribution.destinations d
+         WHERE o.request_id = p_request_id AND o.status = 'submitted'
+           AND o.destination_id = p_destination AND d.id = p_destination
+        HAVING count(*) > 0
+        ON CONFLICT (request_id) DO NOTHING;
+    END IF;
     RETURN n;
 END
 $$;
-COMMENT ON FUNCTION attribution._record_outcomes(int, bigint[], int[], text[], text[], text[], float8[], int, text, float8) IS 'Record one outcome per claimed row (delivered, duplicate, retry, dead, hold) if its claim still holds; logs each attempt';
+COMMENT ON FUNCTION attribution._record_outcomes(int, bigint[], int[], text[], text[], text[], float8[], int, text, float8) IS 'Record one outcome per claimed row (delivered, duplicate, submitted, retry, dead, hold) if its claim still holds; logs each attempt';
 
 -- Circuit breaker and pause state, written by the worker at each transition.
 CREATE FUNCTION attribution._set_breaker(p_destination int, p_state text, p_failures int, p_event text, p_detail text)
@@ -398,6 +527,7 @@ SELECT d.id AS destination_id,
        d.enabled,
        q.backlog,
        q.in_flight,
+       q.submitted,
        now() - q.oldest_pending AS oldest_pending_age,
        q.dead,
        q.expired,
@@ -415,6 +545,7 @@ FROM attribution.destinations d
 CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE o.status IN ('pending', 'retry', 'in_flight')) AS backlog,
            count(*) FILTER (WHERE o.status = 'in_flight') AS in_flight,
+           count(*) FILTER (WHERE o.status = 'submitted') AS submitted,
            min(o.queued_at) FILTER (WHERE o.status IN ('pending', 'retry', 'in_flight')) AS oldest_pending,
            count(*) FILTER (WHERE o.status = 'dead') AS dead,
            count(*) FILTER (WHERE o.status = 'expired') AS expired
@@ -429,10 +560,10 @@ CROSS JOIN LATERAL (
     WHERE l.destination_id = d.id
       AND l.attempted_at > now() - interval '1 hour'
 ) h;
-COMMENT ON VIEW attribution.delivery_health IS 'Per destination: backlog, oldest pending age, delivered and error rate in the last hour, breaker state and pause';
+COMMENT ON VIEW attribution.delivery_health IS 'Per destination: backlog, in flight, submitted (accepted by the platform, status not yet known), oldest pending age, delivered and error rate in the last hour, breaker state and pause';
 
 GRANT SELECT ON attribution.delivery_health TO attribution_analyst, attribution_admin;
-GRANT SELECT ON attribution.destination_events TO attribution_admin;
+GRANT SELECT ON attribution.destination_events, attribution.submitted_requests TO attribution_admin;
 GRANT EXECUTE ON FUNCTION attribution.resume_destination(int),
                           attribution.purge_delivery_log(interval),
                           attribution.ensure_delivery_log_partitions(int)

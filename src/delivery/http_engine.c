@@ -277,69 +277,33 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static bool
-header_is(const char *line, size_t len, const char *name, const char **value)
+/*
+ * Keep Retry-After and the platform's request id from the last response's
+ * headers (after a 100 Continue, the final one's), read through libcurl:
+ * CURLINFO_RETRY_AFTER takes both the seconds and the HTTP-date form.
+ */
+static void
+read_headers(HttpRequest *req)
 {
-	size_t		nlen = strlen(name);
+	static const char *const id_headers[] = {
+		"request-id", "x-request-id", "x-fb-trace-id", "x-li-uuid", "x-tt-logid"
+	};
+	curl_off_t	after = 0;
 
-	if (len <= nlen || line[nlen] != ':' || pg_strncasecmp(line, name, nlen) != 0)
-		return false;
-	*value = line + nlen + 1;
-	while (*value < line + len && (**value == ' ' || **value == '\t'))
-		(*value)++;
-	return true;
-}
-
-/* Keep Retry-After and the platform's request id from the headers. */
-static size_t
-header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
-{
-	HttpRequest *req = userdata;
-	size_t		n = size * nitems;
-	size_t		len = n;
-	const char *value;
-	char		tmp[128];
-
-	while (len > 0 && (buffer[len - 1] == '\r' || buffer[len - 1] == '\n'))
-		len--;
-	if (len >= 5 && strncmp(buffer, "HTTP/", 5) == 0)
+	req->retry_after_s = -1;
+	if (curl_easy_getinfo(req->easy, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
+		req->retry_after_s = Min((double) after, 86400.0);
+	req->request_id[0] = '\0';
+	for (int i = 0; i < (int) lengthof(id_headers); i++)
 	{
-		/* a new response (after 100 Continue): forget the last one's */
-		req->retry_after_s = -1;
-		req->request_id[0] = '\0';
-		return n;
-	}
-	if (header_is(buffer, len, "retry-after", &value))
-	{
-		size_t		vlen = Min((size_t) (buffer + len - value), sizeof(tmp) - 1);
-		char	   *end;
-		double		secs;
+		struct curl_header *h;
 
-		memcpy(tmp, value, vlen);
-		tmp[vlen] = '\0';
-		secs = strtod(tmp, &end);
-		if (end == tmp)
+		if (curl_easy_header(req->easy, id_headers[i], 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
 		{
-			time_t		when = curl_getdate(tmp, NULL);
-
-			secs = when > 0 ? (double) (when - time(NULL)) : -1;
+			strlcpy(req->request_id, h->value, sizeof(req->request_id));
+			break;
 		}
-		if (secs >= 0)
-			req->retry_after_s = Min(secs, 86400.0);
 	}
-	else if (req->request_id[0] == '\0' &&
-			 (header_is(buffer, len, "request-id", &value) ||
-			  header_is(buffer, len, "x-request-id", &value) ||
-			  header_is(buffer, len, "x-fb-trace-id", &value) ||
-			  header_is(buffer, len, "x-li-uuid", &value) ||
-			  header_is(buffer, len, "x-tt-logid", &value)))
-	{
-		size_t		vlen = Min((size_t) (buffer + len - value), sizeof(req->request_id) - 1);
-
-		memcpy(req->request_id, value, vlen);
-		req->request_id[vlen] = '\0';
-	}
-	return n;
 }
 
 /*
@@ -371,14 +335,17 @@ HttpStart(HttpRequest *req, char *why, size_t whylen)
 
 	curl_easy_setopt(req->easy, CURLOPT_VERBOSE, 0L);
 	curl_easy_setopt(req->easy, CURLOPT_URL, req->url);
-	curl_easy_setopt(req->easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-	curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+	if (req->body != NULL)
+	{
+		curl_easy_setopt(req->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+	}
+	else
+		curl_easy_setopt(req->easy, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
-	curl_easy_setopt(req->easy, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(req->easy, CURLOPT_HEADERDATA, req);
 	curl_easy_setopt(req->easy, CURLOPT_PRIVATE, req);
 	curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
@@ -493,6 +460,7 @@ HttpNextDone(void)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &req);
 		req->result = msg->data.result;
 		curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->http_status);
+		read_headers(req);
 		req->latency_ms = (now_us() - req->started_us) / 1000.0;
 		curl_multi_remove_handle(multi, req->easy);
 		curl_easy_cleanup(req->easy);

@@ -1,8 +1,11 @@
 /*
  * jsonw.c
- *		Streaming JSON writer used by the platform payload builders.
+ *		Streaming JSON writer used by the platform payload builders; strings
+ *		are escaped by PostgreSQL's own escape_json().
  */
 #include "postgres.h"
+
+#include "utils/json.h"
 
 #include "delivery/jsonw.h"
 
@@ -77,66 +80,16 @@ void
 JwKey(JsonWriter *w, const char *key)
 {
 	JwSeparate(w);
-	JwAppendEscaped(&w->buf, key);
+	escape_json(&w->buf, key);
 	appendStringInfoChar(&w->buf, ':');
 	w->need_comma[w->depth] = false;
-}
-
-/*
- * Append s as a JSON string.  Control characters use the short escapes
- * where JSON has them and \u00XX otherwise; bytes >= 0x80 are copied, the
- * server encoding being UTF-8 for any text that reaches a platform.
- */
-void
-JwAppendEscaped(StringInfo buf, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	appendStringInfoChar(buf, '"');
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		switch (*p)
-		{
-			case '"':
-				appendBinaryStringInfo(buf, "\\\"", 2);
-				break;
-			case '\\':
-				appendBinaryStringInfo(buf, "\\\\", 2);
-				break;
-			case '\b':
-				appendBinaryStringInfo(buf, "\\b", 2);
-				break;
-			case '\f':
-				appendBinaryStringInfo(buf, "\\f", 2);
-				break;
-			case '\n':
-				appendBinaryStringInfo(buf, "\\n", 2);
-				break;
-			case '\r':
-				appendBinaryStringInfo(buf, "\\r", 2);
-				break;
-			case '\t':
-				appendBinaryStringInfo(buf, "\\t", 2);
-				break;
-			default:
-				if (*p < 0x20)
-				{
-					appendBinaryStringInfo(buf, "\\u00", 4);
-					appendStringInfoChar(buf, hex[*p >> 4]);
-					appendStringInfoChar(buf, hex[*p & 0x0f]);
-				}
-				else
-					appendStringInfoChar(buf, (char) *p);
-		}
-	}
-	appendStringInfoChar(buf, '"');
 }
 
 void
 JwString(JsonWriter *w, const char *s)
 {
 	JwSeparate(w);
-	JwAppendEscaped(&w->buf, s);
+	escape_json(&w->buf, s);
 }
 
 /*

@@ -3,7 +3,7 @@
  *		A small streaming JSON writer for the platform payload builders.
  *
  * The builders write each event element in one pass: keys in the order the
- * platform documents them, strings escaped per RFC 8259, numbers passed as
+ * platform documents them, strings escaped by escape_json(), numbers passed as
  * already formatted decimal text.  Commas are placed by the writer, so a
  * builder that skips an absent field cannot leave a dangling one.
  */
@@ -37,7 +37,5 @@ extern void JwNull(JsonWriter *w);
 extern void JwFieldString(JsonWriter *w, const char *key, const char *s);
 extern void JwFieldNumber(JsonWriter *w, const char *key, const char *decimal);
 extern void JwFieldStringArray1(JsonWriter *w, const char *key, const char *s);
-
-extern void JwAppendEscaped(StringInfo buf, const char *s);
 
 #endif							/* ATTR_JSONW_H */

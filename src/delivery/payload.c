@@ -1,8 +1,8 @@
 /*
  * payload.c
  *		SQL glue of the payload builders: attribution._render_payload(facts)
- *		reads one attribution._payload_facts row, calls the platform's
- *		builder and returns the element as jsonb.
+ *		reads one attribution._payload_facts row, calls the builder of the
+ *		platform module it names and returns the element as jsonb.
  *
  * The builders write JSON text; it goes through jsonb_in, so a builder
  * fault becomes an error here instead of a malformed request later.
@@ -18,7 +18,8 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
-#include "delivery/payload.h"
+#include "delivery/payload_format.h"
+#include "delivery/platforms/platform.h"
 
 PG_FUNCTION_INFO_V1(attr_render_payload);
 
@@ -77,6 +78,7 @@ ReadFacts(HeapTupleHeader row, PayloadFacts *f)
 
 	memset(f, 0, sizeof(*f));
 	f->platform = FactText(row, "platform");
+	f->transport = FactText(row, "transport");
 	kind = FactText(row, "kind");
 	f->lifecycle = FactText(row, "lifecycle");
 	f->target = FactText(row, "target");
@@ -104,6 +106,9 @@ ReadFacts(HeapTupleHeader row, PayloadFacts *f)
 				 errmsg("payload event time must be finite")));
 	f->event_time_us = DatumGetTimestampTz(d) + UNIX_TO_PG_EPOCH_US;
 
+	d = GetAttributeByName(row, "original_time", &isnull);
+	if (!isnull && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(d)))
+		f->original_time_us = DatumGetTimestampTz(d) + UNIX_TO_PG_EPOCH_US;
 	f->account_id = FactText(row, "account_id");
 	f->dedup_key = FactText(row, "dedup_key");
 	f->order_id = FactText(row, "order_id");
@@ -113,6 +118,10 @@ ReadFacts(HeapTupleHeader row, PayloadFacts *f)
 	f->ltv = FactDecimal(row, "ltv");
 	f->adjustment_type = FactText(row, "adjustment_type");
 	f->email_sha256 = FactText(row, "email_sha256");
+	f->email_sha256_google = FactText(row, "email_sha256_google");
+	f->phone_sha256 = FactText(row, "phone_sha256");
+	f->phone_sha256_meta = FactText(row, "phone_sha256_meta");
+	f->ip_sha256 = FactText(row, "ip_sha256");
 	f->external_id_sha256 = FactText(row, "external_id_sha256");
 	f->gclid = FactText(row, "gclid");
 	f->gbraid = FactText(row, "gbraid");
@@ -141,24 +150,18 @@ attr_render_payload(PG_FUNCTION_ARGS)
 	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
 	PayloadFacts f;
 	JsonWriter	w;
+	const PlatformModule *m;
 
 	ReadFacts(row, &f);
-	JwInit(&w);
-	if (strcmp(f.platform, "google_ads") == 0)
-		BuildGooglePayload(&w, &f);
-	else if (strcmp(f.platform, "meta") == 0)
-		BuildMetaPayload(&w, &f);
-	else if (strcmp(f.platform, "tiktok") == 0)
-		BuildTiktokPayload(&w, &f);
-	else if (strcmp(f.platform, "linkedin") == 0)
-		BuildLinkedinPayload(&w, &f);
-	else if (strcmp(f.platform, "webhook") == 0)
-		BuildWebhookPayload(&w, &f);
-	else
+	m = PlatformLookup(f.platform, f.transport);
+	if (m == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown platform \"%s\"", f.platform),
-				 errhint("Use one of google_ads, meta, tiktok, linkedin, webhook.")));
+				 errmsg("unknown platform \"%s\" with transport \"%s\"", f.platform,
+						f.transport ? f.transport : "(default)"),
+				 errhint("The platforms and transports are the rows of attribution.platforms.")));
+	JwInit(&w);
+	m->build_payload(&w, &f);
 	Assert(w.depth == 0);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(w.buf.data)));
 }

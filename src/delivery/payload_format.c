@@ -12,7 +12,7 @@
 
 #include <time.h>
 
-#include "delivery/payload.h"
+#include "delivery/payload_format.h"
 
 /*
  * Rewrite the text of a numeric (as numeric_out prints it: optional '-',

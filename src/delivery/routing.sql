@@ -14,13 +14,14 @@
 -- payload itself needs.
 CREATE FUNCTION attribution._route_decision(d attribution.destinations, c attribution.conversions,
     o attribution.conversions, p_now timestamptz, p_check boolean,
-    OUT decision text, OUT facts attribution._payload_facts)
+    OUT decision text, OUT facts attribution._payload_facts, OUT matched_on text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     adj boolean := o.id IS NOT NULL;
     basis attribution.conversions := CASE WHEN o.id IS NOT NULL THEN o ELSE c END;
+    p attribution.platforms;
     f attribution._payload_facts;
     k record;
     e record;
@@ -28,31 +29,36 @@ DECLARE
     consent_pers boolean;
     sent numeric;
     adjusted numeric;
-    matched boolean;
+    clicks text[];
 BEGIN
     facts := NULL;
     IF p_check AND NOT d.enabled THEN
         decision := 'disabled';
         RETURN;
     END IF;
+    -- what the platform's module declares (platforms.sql)
+    SELECT * INTO p FROM attribution.platforms x
+     WHERE x.platform = d.platform AND x.transport = d.transport;
 
     f.platform := d.platform;
+    f.transport := d.transport;
     f.kind := CASE WHEN adj THEN 'adjustment' ELSE 'conversion' END;
     f.lifecycle := c.kind;
     f.conversion_id := c.id;
     f.currency := c.currency;
+    f.provider := c.provider;
 
     -- what the destination sends this kind as
     IF NOT adj THEN
         f.target := attribution._kind_target(d, c.kind);
-    ELSIF d.platform = 'google_ads' THEN
+    ELSIF p.adjustment_target = 'original' THEN
         f.target := attribution._kind_target(d, o.kind);
-    ELSIF d.platform = 'linkedin' THEN
+    ELSIF p.adjustment_target = 'own_or_original' THEN
         f.target := coalesce(attribution._kind_target(d, c.kind), attribution._kind_target(d, o.kind));
     ELSE
         f.target := coalesce(CASE WHEN c.kind IN ('refund', 'chargeback', 'chargeback_reversed')
                                   THEN attribution._kind_target(d, c.kind) END,
-                             attribution._adjustment_event(d.platform, c.kind));
+                             attribution._adjustment_event(d, c.kind));
     END IF;
     IF f.target IS NULL THEN
         decision := 'kind_not_mapped';
@@ -78,10 +84,10 @@ BEGIN
         END IF;
     END IF;
 
-    -- Google measures an adjustment's age from the conversion it adjusts;
-    -- on the other platforms it is an event of its own
+    -- an adjustment's age counts from the conversion it adjusts where the
+    -- platform adjusts that conversion, else it is an event of its own
     IF p_check THEN
-        IF adj AND d.platform = 'google_ads' THEN
+        IF adj AND p.adjustment_age_from_original THEN
             IF o.occurred_at < p_now - d.adjustment_max_age THEN
                 decision := 'too_old';
                 RETURN;
@@ -104,7 +110,7 @@ BEGIN
         decision := 'no_consent';
         RETURN;
     END IF;
-    IF p_check AND consent_data IS FALSE AND d.platform IN ('meta', 'tiktok', 'linkedin') THEN
+    IF p_check AND consent_data IS FALSE AND p.consent_denied_blocks THEN
         decision := 'consent_denied';
         RETURN;
     END IF;
@@ -113,6 +119,7 @@ BEGIN
     IF adj THEN
         f.dedup_key := (SELECT b.fact_key FROM attribution.billing_events b WHERE b.id = c.billing_event_id);
         f.order_id := attribution._dedup_key(o.billing_event_id);
+        f.original_time := o.occurred_at;
     ELSE
         f.dedup_key := attribution._dedup_key(c.billing_event_id);
         f.order_id := f.dedup_key;
@@ -121,12 +128,8 @@ BEGIN
 
     IF NOT adj THEN
         f.value := attribution._send_value(d, c);
-    ELSIF d.platform = 'google_ads' THEN
-        IF d.adjustment_policy NOT IN ('retract', 'restate') THEN
-            decision := 'policy_none';
-            RETURN;
-        END IF;
-        -- the value Google holds, then every adjustment up to this one
+    ELSIF d.adjustment_policy IN ('retract', 'restate') THEN
+        -- the value the platform holds, then every adjustment up to this one
         sent := coalesce(
             (SELECT (x.payload ->> 'conversionValue')::numeric FROM attribution.outbox x
               WHERE x.destination_id = d.id AND x.conversion_id = o.id AND x.kind = 'conversion'),
@@ -137,6 +140,10 @@ BEGIN
               WHERE l.original_id = o.id AND a.id <> c.id AND a.currency = o.currency
                 AND (a.occurred_at, a.id) < (c.occurred_at, c.id)), 0);
         IF adjusted <= 0 THEN
+            IF d.account ->> 'full_refund' = 'skip' THEN
+                decision := 'full_refund_skipped';
+                RETURN;
+            END IF;
             f.adjustment_type := 'RETRACTION';
         ELSIF d.adjustment_policy = 'retract' THEN
             decision := 'partial_not_retracted';
@@ -145,7 +152,7 @@ BEGIN
             f.adjustment_type := 'RESTATEMENT';
             f.value := adjusted;
         END IF;
-        -- Google ignores an adjustment that does not follow the conversion
+        -- an adjustment that does not follow the conversion is ignored
         f.event_time := greatest(c.occurred_at, o.occurred_at + interval '1 second');
     ELSIF d.adjustment_policy = 'negative_event' THEN
         f.value := c.value;
@@ -156,74 +163,68 @@ BEGIN
         RETURN;
     END IF;
 
-    -- identity: click ids within the window before the (original) conversion
+    -- identity: click ids within the window before the (original)
+    -- conversion, hashed e-mail and phone; each module takes what its
+    -- platform matches on
     SELECT * INTO k FROM attribution._click_facts(basis.user_id, basis.occurred_at, d.click_window);
     SELECT * INTO e FROM attribution._email_hashes(basis);
-    CASE d.platform
-        WHEN 'google_ads' THEN
-            f.account_id := regexp_replace(coalesce(d.account ->> 'customer_id', ''), '[^0-9]', '', 'g');
-            IF NOT adj THEN
-                f.gclid := k.gclid;
-                IF f.gclid IS NULL THEN
-                    f.gbraid := k.gbraid;
-                    f.wbraid := k.wbraid;
-                END IF;
-                f.email_sha256 := e.email_sha256_google;
-                f.ad_user_data := consent_data;
-                f.ad_personalization := consent_pers;
-            END IF;
-            matched := adj OR k.gclid IS NOT NULL OR k.gbraid IS NOT NULL OR k.wbraid IS NOT NULL;
-        WHEN 'meta' THEN
-            f.fbc := k.fbc;
-            f.fbp := k.fbp;
-            f.email_sha256 := e.email_sha256;
-            f.ip := k.ip;
-            f.user_agent := k.user_agent;
-            f.action_source := nullif(d.account ->> 'action_source', '');
-            f.source_url := nullif(d.account ->> 'event_source_url', '');
-            IF d.value_mode = 'predicted_ltv' AND NOT adj THEN
-                f.predicted_ltv := (SELECT p.value FROM attribution.predicted_ltv p
-                                     WHERE p.user_id = basis.user_id AND p.currency = c.currency);
-            END IF;
-            matched := adj OR k.fbc IS NOT NULL OR k.fbp IS NOT NULL OR e.email_sha256 IS NOT NULL;
-        WHEN 'tiktok' THEN
-            f.ttclid := k.ttclid;
-            f.ttp := k.ttp;
-            f.email_sha256 := e.email_sha256;
-            f.ip := k.ip;
-            f.user_agent := k.user_agent;
-            f.source_url := nullif(d.account ->> 'page_url', '');
-            matched := adj OR k.ttclid IS NOT NULL OR k.ttp IS NOT NULL OR e.email_sha256 IS NOT NULL;
-        WHEN 'linkedin' THEN
-            f.li_fat_id := k.li_fat_id;
-            f.email_sha256 := e.email_sha256;
-            matched := adj OR k.li_fat_id IS NOT NULL OR e.email_sha256 IS NOT NULL;
-        ELSE
-            f.gclid := k.gclid;
-            f.gbraid := k.gbraid;
-            f.wbraid := k.wbraid;
-            f.fbc := k.fbc;
-            f.fbp := k.fbp;
-            f.ttclid := k.ttclid;
-            f.ttp := k.ttp;
-            f.li_fat_id := k.li_fat_id;
-            f.email_sha256 := e.email_sha256;
-            f.ip := k.ip;
-            f.user_agent := k.user_agent;
-            f.ad_user_data := consent_data;
-            f.ad_personalization := consent_pers;
-            f.user_id := basis.user_id;
-            f.provider := c.provider;
-            f.ltv := attribution._minor_to_major(c.ltv_minor, c.currency);
-            f.predicted_ltv := (SELECT p.value FROM attribution.predicted_ltv p
-                                 WHERE p.user_id = basis.user_id AND p.currency = c.currency);
-            matched := true;
-    END CASE;
-    IF d.platform IN ('meta', 'tiktok', 'webhook') AND basis.user_id IS NOT NULL THEN
+    f.account_id := regexp_replace(coalesce(d.account ->> 'customer_id', ''), '[^0-9]', '', 'g');
+    f.gclid := k.gclid;
+    IF f.gclid IS NULL THEN
+        f.gbraid := k.gbraid;
+        f.wbraid := k.wbraid;
+    END IF;
+    f.fbc := k.fbc;
+    f.fbp := k.fbp;
+    f.ttclid := k.ttclid;
+    f.ttp := k.ttp;
+    f.li_fat_id := k.li_fat_id;
+    f.ip := k.ip;
+    f.ip_sha256 := CASE WHEN k.ip IS NOT NULL THEN encode(sha256(convert_to(k.ip, 'UTF8')), 'hex') END;
+    f.user_agent := k.user_agent;
+    f.email_sha256 := e.email_sha256;
+    f.email_sha256_google := e.email_sha256_google;
+    f.phone_sha256 := e.phone_sha256;
+    f.phone_sha256_meta := e.phone_sha256_meta;
+    f.ad_user_data := consent_data;
+    f.ad_personalization := consent_pers;
+    f.action_source := nullif(d.account ->> 'action_source', '');
+    f.source_url := nullif(coalesce(d.account ->> 'event_source_url', d.account ->> 'page_url'), '');
+    f.user_id := basis.user_id;
+    f.ltv := attribution._minor_to_major(c.ltv_minor, c.currency);
+    IF p.predicted_ltv = 'always' OR (p.predicted_ltv = 'value_mode' AND d.value_mode = 'predicted_ltv' AND NOT adj) THEN
+        f.predicted_ltv := (SELECT v.value FROM attribution.predicted_ltv v
+                             WHERE v.user_id = basis.user_id AND v.currency = c.currency);
+    END IF;
+    IF basis.user_id IS NOT NULL THEN
         f.external_id_sha256 := encode(sha256(convert_to(basis.user_id, 'UTF8')), 'hex');
     END IF;
 
-    IF p_check AND NOT matched THEN
+    -- what made the match: the click ids the platform uses, else (where
+    -- the platform or the destination's leads option allows) hashed
+    -- e-mail and phone
+    clicks := ARRAY(SELECT x FROM unnest(p.click_ids) x
+                     WHERE x = ANY (ARRAY[CASE WHEN f.gclid IS NOT NULL THEN 'gclid' END,
+                                          CASE WHEN f.gbraid IS NOT NULL THEN 'gbraid' END,
+                                          CASE WHEN f.wbraid IS NOT NULL THEN 'wbraid' END,
+                                          CASE WHEN f.fbc IS NOT NULL THEN 'fbc' END,
+                                          CASE WHEN f.fbp IS NOT NULL THEN 'fbp' END,
+                                          CASE WHEN f.ttclid IS NOT NULL THEN 'ttclid' END,
+                                          CASE WHEN f.ttp IS NOT NULL THEN 'ttp' END,
+                                          CASE WHEN f.li_fat_id IS NOT NULL THEN 'li_fat_id' END]));
+    IF p.user_match OR (p.lead_option AND coalesce((d.account ->> 'leads_without_click')::boolean, false)) THEN
+        clicks := clicks || ARRAY(SELECT x FROM unnest(ARRAY[
+                      CASE WHEN e.email_sha256 IS NOT NULL THEN 'email' END,
+                      CASE WHEN e.phone_sha256 IS NOT NULL THEN 'phone' END]) x WHERE x IS NOT NULL);
+    END IF;
+    matched_on := nullif(array_to_string(clicks, ','), '');
+    IF adj THEN
+        matched_on := coalesce(matched_on, 'original');
+    ELSIF matched_on IS NULL AND p.match_always THEN
+        matched_on := 'always';
+    END IF;
+
+    IF p_check AND matched_on IS NULL THEN
         decision := 'no_match';
         RETURN;
     END IF;
@@ -269,7 +270,10 @@ BEGIN
         CONTINUE WHEN r.decision <> 'routed';
         INSERT INTO attribution.outbox (destination_id, conversion_id, kind, dedup_key, payload, event_time)
         VALUES (d.id, c.id, (r.facts).kind, (r.facts).dedup_key, attribution._render_payload(r.facts),
-                CASE WHEN (r.facts).kind = 'adjustment' AND d.platform = 'google_ads'
+                CASE WHEN (r.facts).kind = 'adjustment' AND (SELECT p.adjustment_age_from_original
+                                                                FROM attribution.platforms p
+                                                               WHERE p.platform = d.platform
+                                                                 AND p.transport = d.transport)
                      THEN o.occurred_at ELSE (r.facts).event_time END)
         ON CONFLICT (destination_id, kind, dedup_key) DO NOTHING;
         GET DIAGNOSTICS added = ROW_COUNT;
@@ -283,7 +287,7 @@ COMMENT ON FUNCTION attribution._route_conversion(bigint) IS 'Write the outbox r
 -- Routing decisions of one conversion, per destination, as the routing
 -- trigger would take them now: for admins checking a destination's setup.
 CREATE FUNCTION attribution.explain_routing(conversion_id bigint)
-RETURNS TABLE (destination text, platform text, kind text, decision text)
+RETURNS TABLE (destination text, platform text, kind text, decision text, matched_on text)
 LANGUAGE plpgsql STABLE STRICT
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -308,17 +312,19 @@ BEGIN
         destination := d.name;
         platform := d.platform;
         kind := CASE WHEN adj THEN 'adjustment' ELSE 'conversion' END;
+        matched_on := NULL;
         IF adj AND o.id IS NULL THEN
             decision := 'no_original';
         ELSE
             r := attribution._route_decision(d, c, o, pg_catalog.now(), true);
             decision := r.decision;
+            matched_on := r.matched_on;
         END IF;
         RETURN NEXT;
     END LOOP;
 END
 $fn$;
-COMMENT ON FUNCTION attribution.explain_routing(bigint) IS 'Per destination, whether the conversion would be routed now, or why not (disabled, kind_not_mapped, too_old, no_consent, consent_denied, no_match, policy_none, original_not_sent, no_original, currency_mismatch, partial_not_retracted)';
+COMMENT ON FUNCTION attribution.explain_routing(bigint) IS 'Per destination, whether the conversion would be routed now, or why not (disabled, kind_not_mapped, too_old, no_consent, consent_denied, no_match, policy_none, original_not_sent, no_original, currency_mismatch, partial_not_retracted, full_refund_skipped), and which identifiers made the match (click ids, email, phone; original for an adjustment; always for the own endpoint)';
 
 -- The payload a destination gets for a conversion, built now whatever the
 -- routing gates say: for checking a destination's setup and for tests.
@@ -456,8 +462,9 @@ BEGIN
        SET user_id = NEW.user_id
      WHERE c.provider = NEW.provider AND c.customer_id = NEW.customer_id
        AND c.user_id IS DISTINCT FROM NEW.user_id;
-    IF NEW.email_sha256 IS NOT NULL
-       AND (TG_OP = 'INSERT' OR OLD.email_sha256 IS DISTINCT FROM NEW.email_sha256) THEN
+    IF (NEW.email_sha256 IS NOT NULL OR NEW.phone_sha256 IS NOT NULL)
+       AND (TG_OP = 'INSERT' OR OLD.email_sha256 IS DISTINCT FROM NEW.email_sha256
+            OR OLD.phone_sha256 IS DISTINCT FROM NEW.phone_sha256) THEN
         PERFORM attribution._route_recent(NULL, NEW.provider, NEW.customer_id);
     END IF;
     RETURN NULL;
@@ -465,7 +472,7 @@ END
 $fn$;
 
 CREATE TRIGGER customers_user_to_conversions
-    AFTER INSERT OR UPDATE OF user_id, email_sha256 ON attribution.customers
+    AFTER INSERT OR UPDATE OF user_id, email_sha256, phone_sha256 ON attribution.customers
     FOR EACH ROW EXECUTE FUNCTION attribution._customers_user_trigger();
 
 -- Consent and predicted LTV, written by the application.
@@ -485,41 +492,30 @@ BEGIN
        SET ad_user_data = EXCLUDED.ad_user_data,
            ad_personalization = EXCLUDED.ad_personalization,
            updated_at = pg_catalog.now();
-    -- rows not sent yet carry the new state (Google consent, webhook consent)
+    -- rows not sent yet carry the new state where the payload states it:
+    -- they are built again by their platform's module
     UPDATE attribution.outbox o
-       SET payload = CASE d.platform
-                WHEN 'webhook' THEN
-                    pg_catalog.jsonb_set(o.payload, '{consent}',
-                        pg_catalog.jsonb_build_object('ad_user_data', set_consent.ad_user_data,
-                                                      'ad_personalization', set_consent.ad_personalization))
-                WHEN 'google_ads' THEN
-                    CASE WHEN set_consent.ad_user_data IS NULL AND set_consent.ad_personalization IS NULL
-                         THEN o.payload - 'consent'
-                         ELSE pg_catalog.jsonb_set(o.payload, '{consent}', pg_catalog.jsonb_strip_nulls(
-                             pg_catalog.jsonb_build_object(
-                                 'adUserData', CASE set_consent.ad_user_data WHEN true THEN 'GRANTED'
-                                                                             WHEN false THEN 'DENIED' END,
-                                 'adPersonalization', CASE set_consent.ad_personalization WHEN true THEN 'GRANTED'
-                                                                                          WHEN false THEN 'DENIED' END)))
-                    END
-            END
-      FROM attribution.destinations d, attribution.conversions c
+       SET payload = coalesce(attribution._render_payload(
+                         (attribution._route_decision(d, c, NULL::attribution.conversions,
+                                                      pg_catalog.now(), false)).facts), o.payload)
+      FROM attribution.destinations d, attribution.conversions c, attribution.platforms p
      WHERE d.id = o.destination_id AND c.id = o.conversion_id
+       AND p.platform = d.platform AND p.transport = d.transport AND p.carries_consent
        AND c.user_id = set_consent.user_id
-       AND o.kind = 'conversion' AND o.status IN ('pending', 'retry')
-       AND d.platform IN ('google_ads', 'webhook');
+       AND o.kind = 'conversion' AND o.status IN ('pending', 'retry');
     IF set_consent.ad_user_data THEN
         -- destinations that waited for consent may claim recent conversions
         PERFORM attribution._route_recent(set_consent.user_id);
     ELSIF set_consent.ad_user_data IS FALSE THEN
         -- what has not gone out yet no longer goes where routing would now
-        -- refuse it (Google rows stay: they carry the consent state)
+        -- refuse it (rows whose payload states consent stay)
         DELETE FROM attribution.outbox o
-         USING attribution.destinations d, attribution.conversions c
+         USING attribution.destinations d, attribution.conversions c, attribution.platforms p
          WHERE d.id = o.destination_id AND c.id = o.conversion_id
+           AND p.platform = d.platform AND p.transport = d.transport
            AND c.user_id = set_consent.user_id
            AND o.status IN ('pending', 'retry')
-           AND (d.require_consent OR d.platform IN ('meta', 'tiktok', 'linkedin'));
+           AND (d.require_consent OR p.consent_denied_blocks);
     END IF;
 END
 $fn$;

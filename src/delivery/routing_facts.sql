@@ -4,7 +4,7 @@
 -- the user's click ids within a window, hashed e-mails, the kind map, the
 -- de-duplication key, the original of an adjustment.  routing.sql decides.
 
-COMMENT ON COLUMN attribution.destinations.account IS 'Platform account fields: google_ads {customer_id, conversion_action (default action), login_customer_id, api_version}; meta {pixel_id, api_version, test_event_code, action_source, event_source_url}; tiktok {event_source, event_source_id, test_event_code, page_url}; linkedin {conversion_rule (default rule), linkedin_version}; webhook {signing}';
+COMMENT ON COLUMN attribution.destinations.account IS 'Platform account fields: google_ads {customer_id, conversion_action (default action), login_customer_id, api_version (ads_api), leads_without_click, full_refund zero_value|skip (data_manager)}; meta {pixel_id, api_version, test_event_code, action_source, event_source_url}; tiktok {event_source, event_source_id, test_event_code, page_url}; linkedin {conversion_rule (default rule), linkedin_version}; webhook {signing}';
 COMMENT ON COLUMN attribution.destinations.kind_map IS 'Lifecycle kind -> event name (Meta, TikTok, webhook), conversion action id (Google) or conversion rule id (LinkedIn); true = the standard event or the account default; empty = every payment kind as true. Keys refund/chargeback/chargeback_reversed name the event of an adjustment';
 COMMENT ON COLUMN attribution.destinations.adjustment_policy IS 'Refunds, chargebacks, negative downgrades: google_ads none | retract (full refunds) | restate (RETRACTION or RESTATEMENT); others none | negative_event (own event, negative value) | custom_event (own event, refunded amount positive)';
 COMMENT ON COLUMN attribution.destinations.adjustment_max_age IS 'Google Ads: oldest original conversion an adjustment may still refer to (54 days); other platforms: the age limit of adjustment events (as max_event_age)';
@@ -84,6 +84,7 @@ SELECT pg_catalog.pg_extension_config_dump('attribution.adjustment_links', '');
 -- Everything a payload builder needs, resolved by routing.
 CREATE TYPE attribution._payload_facts AS (
     platform            text,
+    transport           text,
     kind                text,
     lifecycle           text,
     target              text,
@@ -91,12 +92,17 @@ CREATE TYPE attribution._payload_facts AS (
     dedup_key           text,
     order_id            text,
     event_time          timestamptz,
+    original_time       timestamptz,
     value               numeric,
     currency            text,
     predicted_ltv       numeric,
     ltv                 numeric,
     adjustment_type     text,
     email_sha256        text,
+    email_sha256_google text,
+    phone_sha256        text,
+    phone_sha256_meta   text,
+    ip_sha256           text,
     external_id_sha256  text,
     gclid               text,
     gbraid              text,
@@ -148,45 +154,37 @@ AS $fn$
     SELECT kind IN ('refund', 'chargeback', 'chargeback_reversed') OR coalesce(value_minor < 0, false)
 $fn$;
 
--- The platform's standard event for a lifecycle kind, used where kind_map
--- says true or (Meta, TikTok, webhook) is empty.  Google actions and
--- LinkedIn rules are ids only the account knows, so they have no default.
-CREATE FUNCTION attribution._default_event(platform text, kind text)
+-- What true in kind_map (or an empty kind_map) means for a payment kind:
+-- the platform's standard event (attribution.platforms.standard_events,
+-- or the kind itself where events_are_kinds), or the account's default
+-- conversion action or rule (target_account_key).
+CREATE FUNCTION attribution._standard_target(d attribution.destinations, kind text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT CASE
-        WHEN platform IN ('meta', 'tiktok') THEN
-            CASE kind
-                WHEN 'trial_started' THEN 'StartTrial'
-                WHEN 'subscription_started' THEN 'Subscribe'
-                WHEN 'renewal' THEN CASE platform WHEN 'meta' THEN 'Purchase' ELSE 'CompletePayment' END
-                WHEN 'upgrade' THEN CASE platform WHEN 'meta' THEN 'Purchase' ELSE 'CompletePayment' END
-                WHEN 'downgrade' THEN CASE platform WHEN 'meta' THEN 'Purchase' ELSE 'CompletePayment' END
-                WHEN 'reactivated' THEN CASE platform WHEN 'meta' THEN 'Purchase' ELSE 'CompletePayment' END
-                WHEN 'one_time_purchase' THEN CASE platform WHEN 'meta' THEN 'Purchase' ELSE 'CompletePayment' END
-            END
-        WHEN platform = 'webhook' THEN kind
+        WHEN p.events_are_kinds THEN kind
+        WHEN p.target_account_key IS NOT NULL THEN
+            CASE WHEN kind IN ('trial_started', 'subscription_started', 'renewal', 'upgrade',
+                               'downgrade', 'reactivated', 'one_time_purchase')
+                 THEN nullif(d.account ->> p.target_account_key, '') END
+        ELSE p.standard_events ->> kind
     END
+      FROM attribution.platforms p
+     WHERE p.platform = d.platform AND p.transport = d.transport
 $fn$;
 
--- The custom event an adjustment is sent as on platforms without a
--- retraction (policies negative_event and custom_event), unless kind_map
--- names one for refund, chargeback or chargeback_reversed.
-CREATE FUNCTION attribution._adjustment_event(platform text, kind text)
+-- The event an adjustment is sent as on platforms without a retraction
+-- (policies negative_event and custom_event), unless kind_map names one
+-- for refund, chargeback or chargeback_reversed.
+CREATE FUNCTION attribution._adjustment_event(d attribution.destinations, kind text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
-    SELECT CASE
-        WHEN platform = 'webhook' THEN kind
-        WHEN platform IN ('meta', 'tiktok') THEN
-            CASE kind
-                WHEN 'refund' THEN 'Refund'
-                WHEN 'chargeback' THEN 'Chargeback'
-                WHEN 'chargeback_reversed' THEN 'ChargebackReversed'
-                ELSE 'Downgrade'
-            END
-    END
+    SELECT CASE WHEN p.events_are_kinds THEN kind
+                ELSE coalesce(p.adjustment_events ->> kind, p.adjustment_events ->> '*') END
+      FROM attribution.platforms p
+     WHERE p.platform = d.platform AND p.transport = d.transport
 $fn$;
 
 -- The event name, conversion action id or rule id a destination sends a
@@ -195,24 +193,6 @@ $fn$;
 -- platform's standard event; for Google Ads the account's
 -- conversion_action, for LinkedIn its conversion_rule), false or null (not
 -- sent).  An empty kind_map sends every payment kind as true would.
--- What true in kind_map (or an empty kind_map) means for a payment kind:
--- the platform's standard event, or the account's default conversion
--- action (Google Ads) or conversion rule (LinkedIn).
-CREATE FUNCTION attribution._standard_target(d attribution.destinations, kind text)
-RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $fn$
-    SELECT CASE d.platform
-        WHEN 'google_ads' THEN CASE WHEN kind IN ('trial_started', 'subscription_started', 'renewal', 'upgrade',
-                                                  'downgrade', 'reactivated', 'one_time_purchase')
-                                    THEN nullif(d.account ->> 'conversion_action', '') END
-        WHEN 'linkedin' THEN CASE WHEN kind IN ('trial_started', 'subscription_started', 'renewal', 'upgrade',
-                                                'downgrade', 'reactivated', 'one_time_purchase')
-                                  THEN nullif(d.account ->> 'conversion_rule', '') END
-        ELSE attribution._default_event(d.platform, kind)
-    END
-$fn$;
-
 CREATE FUNCTION attribution._kind_target(d attribution.destinations, kind text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -389,22 +369,25 @@ BEGIN
 END
 $fn$;
 
--- The user's e-mail hashes: those of the billing customer that paid,
--- else of any customer linked to the user (the latest linked).
+-- The user's e-mail and phone hashes: those of the billing customer that
+-- paid, else of any customer linked to the user (the latest linked).
 CREATE FUNCTION attribution._email_hashes(c attribution.conversions,
-    OUT email_sha256 text, OUT email_sha256_google text)
+    OUT email_sha256 text, OUT email_sha256_google text,
+    OUT phone_sha256 text, OUT phone_sha256_meta text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $fn$
 BEGIN
     IF c.customer_id IS NOT NULL THEN
-        SELECT k.email_sha256, k.email_sha256_google INTO email_sha256, email_sha256_google
+        SELECT k.email_sha256, k.email_sha256_google, k.phone_sha256, k.phone_sha256_meta
+          INTO email_sha256, email_sha256_google, phone_sha256, phone_sha256_meta
           FROM attribution.customers k
          WHERE k.provider = c.provider AND k.customer_id = c.customer_id;
     END IF;
-    IF email_sha256 IS NULL AND c.user_id IS NOT NULL THEN
-        SELECT k.email_sha256, k.email_sha256_google INTO email_sha256, email_sha256_google
+    IF email_sha256 IS NULL AND phone_sha256 IS NULL AND c.user_id IS NOT NULL THEN
+        SELECT k.email_sha256, k.email_sha256_google, k.phone_sha256, k.phone_sha256_meta
+          INTO email_sha256, email_sha256_google, phone_sha256, phone_sha256_meta
           FROM attribution.customers k
-         WHERE k.user_id = c.user_id AND k.email_sha256 IS NOT NULL
+         WHERE k.user_id = c.user_id AND (k.email_sha256 IS NOT NULL OR k.phone_sha256 IS NOT NULL)
          ORDER BY k.updated_at DESC, k.provider, k.customer_id
          LIMIT 1;
     END IF;
@@ -418,7 +401,9 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT CASE
         WHEN d.value_mode = 'ltv' THEN attribution._minor_to_major(c.ltv_minor, c.currency)
-        WHEN d.value_mode = 'predicted_ltv' AND d.platform NOT IN ('meta', 'webhook') THEN
+        WHEN d.value_mode = 'predicted_ltv'
+             AND (SELECT p.predicted_ltv = 'never' FROM attribution.platforms p
+                   WHERE p.platform = d.platform AND p.transport = d.transport) THEN
             coalesce((SELECT p.value FROM attribution.predicted_ltv p
                        WHERE p.user_id = c.user_id AND p.currency = c.currency), c.value)
         ELSE c.value

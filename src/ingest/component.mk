@@ -1,7 +1,7 @@
 # ingest: webhook verification, the inbox, the processor worker, the ledger.
 OBJS += src/ingest/signature.o src/ingest/json_scan.o src/ingest/webhook_source.o \
 	src/ingest/webhook_event.o src/ingest/webhook.o src/ingest/secrets.o \
-	src/ingest/json_access.o src/ingest/ledger_write.o src/ingest/processor.o \
+	src/ingest/json_access.o src/ingest/currency.o src/ingest/ledger_write.o src/ingest/processor.o \
 	src/ingest/processor_shared.o src/ingest/processor_worker.o \
 	src/ingest/normalize_stripe.o src/ingest/normalize_paddle.o \
 	src/ingest/normalize_lemonsqueezy.o src/ingest/normalize_referral.o \

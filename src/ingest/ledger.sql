@@ -56,7 +56,9 @@ CREATE TABLE attribution.conversions (
 );
 CREATE INDEX conversions_user_idx ON attribution.conversions (user_id, occurred_at) WHERE user_id IS NOT NULL;
 CREATE INDEX conversions_time_idx ON attribution.conversions (occurred_at);
-CREATE INDEX conversions_customer_idx ON attribution.conversions (provider, customer_id, occurred_at);
+-- Serves the running LTV: a customer's latest conversion in a currency at
+-- or before a time, by (occurred_at, id).
+CREATE INDEX conversions_customer_idx ON attribution.conversions (provider, customer_id, currency, occurred_at, id);
 COMMENT ON TABLE attribution.conversions IS 'Every money event as a conversion: signed value, the customer''s net revenue to date and whether it is the first payment';
 COMMENT ON COLUMN attribution.conversions.value_minor IS 'Signed value in minor units: refunds and chargebacks negative';
 COMMENT ON COLUMN attribution.conversions.value IS 'Signed value in major units of currency (zero-decimal currencies as they are)';
@@ -140,35 +142,19 @@ SELECT pg_catalog.pg_extension_config_dump('attribution.referral_events', '');
 
 -- Minor units per major unit, as ISO 4217 and the payment providers count
 -- them: zero-decimal currencies are charged in whole units, a few Gulf and
--- North African currencies in thousandths.
+-- North African currencies in thousandths (src/ingest/currency.c; in C
+-- because every conversion is valued with them).
 CREATE FUNCTION attribution.currency_exponent(currency text)
 RETURNS int
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $fn$
-SELECT CASE pg_catalog.upper(currency)
-    WHEN 'BIF' THEN 0 WHEN 'CLP' THEN 0 WHEN 'DJF' THEN 0 WHEN 'GNF' THEN 0
-    WHEN 'ISK' THEN 0 WHEN 'JPY' THEN 0 WHEN 'KMF' THEN 0 WHEN 'KRW' THEN 0
-    WHEN 'MGA' THEN 0 WHEN 'PYG' THEN 0 WHEN 'RWF' THEN 0 WHEN 'UGX' THEN 0
-    WHEN 'VND' THEN 0 WHEN 'VUV' THEN 0 WHEN 'XAF' THEN 0 WHEN 'XOF' THEN 0
-    WHEN 'XPF' THEN 0
-    WHEN 'BHD' THEN 3 WHEN 'IQD' THEN 3 WHEN 'JOD' THEN 3 WHEN 'KWD' THEN 3
-    WHEN 'LYD' THEN 3 WHEN 'OMR' THEN 3 WHEN 'TND' THEN 3
-    ELSE 2
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'attr_currency_exponent'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION attribution.currency_exponent(text) IS 'Decimal places of a currency''s minor unit: 0 for JPY, KRW, VND, CLP and the other zero-decimal currencies, 3 for BHD, KWD, JOD, OMR, TND, else 2';
 
 -- An amount in minor units as a major-unit value.
 CREATE FUNCTION attribution.minor_to_major(amount_minor bigint, currency text)
 RETURNS numeric
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $fn$
-SELECT CASE attribution.currency_exponent(currency)
-    WHEN 0 THEN amount_minor::numeric
-    ELSE pg_catalog.round(amount_minor::numeric / (10::numeric ^ attribution.currency_exponent(currency)),
-                          attribution.currency_exponent(currency))
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'attr_minor_to_major'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION attribution.minor_to_major(bigint, text) IS 'Amount in minor units as major units of the currency (1999 USD -> 19.99, 1999 JPY -> 1999, 1999 KWD -> 1.999)';
 
 GRANT SELECT ON attribution.billing_events, attribution.conversions, attribution.subscriptions,

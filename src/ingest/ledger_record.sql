@@ -26,15 +26,23 @@ BEGIN
     v_payment := b.kind IN ('subscription_started', 'renewal', 'upgrade', 'downgrade', 'one_time_purchase')
                  AND b.amount_minor > 0;
     IF b.customer_id IS NOT NULL THEN
-        -- Existing conversions all have smaller ids, so at equal times they
-        -- come first in (occurred_at, id) order.
-        SELECT coalesce(sum(c.value_minor), 0),
-               coalesce(bool_or(c.kind IN ('subscription_started', 'renewal', 'upgrade', 'downgrade', 'one_time_purchase')
-                                AND c.value_minor > 0), false)
-          INTO v_prior, v_earlier
+        -- The LTV is a running sum: the customer's latest conversion at or
+        -- before this one holds the sum of all up to it.  Existing
+        -- conversions all have smaller ids, so at equal times they come
+        -- first in (occurred_at, id) order.
+        SELECT c.ltv_minor INTO v_prior
           FROM attribution.conversions c
          WHERE c.provider = b.provider AND c.customer_id = b.customer_id
-           AND c.currency = b.currency AND c.occurred_at <= b.occurred_at;
+           AND c.currency = b.currency AND c.occurred_at <= b.occurred_at
+         ORDER BY c.occurred_at DESC, c.id DESC
+         LIMIT 1;
+        v_prior := coalesce(v_prior, 0);
+        v_earlier := EXISTS (
+            SELECT 1 FROM attribution.conversions c
+             WHERE c.provider = b.provider AND c.customer_id = b.customer_id
+               AND c.currency = b.currency AND c.occurred_at <= b.occurred_at
+               AND c.kind IN ('subscription_started', 'renewal', 'upgrade', 'downgrade', 'one_time_purchase')
+               AND c.value_minor > 0);
     END IF;
     v_first := v_payment AND NOT v_earlier;
 

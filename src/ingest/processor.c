@@ -14,15 +14,21 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 
 #include "ingest/ingest.h"
@@ -106,6 +112,55 @@ InboxRun(InboxPlan which, Datum *values, const char *nulls)
 		SPI_freetuptable(SPI_tuptable);
 }
 
+/*
+ * Tables the ledger functions and their triggers read by key.  A plan made
+ * while they were small (a seq scan of one page beats an index scan) stays
+ * cached in this backend until something invalidates it, and turns each
+ * lookup into a scan of the whole table as the ledger grows: the drain
+ * slows with the size of the ledger.
+ */
+static const char *const watched_tables[] = {
+	"billing_events", "conversions", "credits", "outbox", "subscriptions",
+	"customers", "refund_observations", "touchpoints", "identities",
+};
+
+/* Their total size in blocks when this backend's plans were last reset. */
+static BlockNumber planned_at_blocks = 0;
+
+/*
+ * Let the plan cache re-plan every statement when the watched tables have
+ * doubled in size since plans were last made (and at the first batch of
+ * the backend): plans follow the ledger's growth at a cost of a few
+ * re-plans over its life.
+ */
+static void
+ReplanOnGrowth(void)
+{
+	Oid			nsp = get_namespace_oid("attribution", true);
+	BlockNumber total = 0;
+	size_t		i;
+
+	if (!OidIsValid(nsp))
+		return;
+	for (i = 0; i < lengthof(watched_tables); i++)
+	{
+		Oid			relid = get_relname_relid(watched_tables[i], nsp);
+		Relation	rel;
+
+		if (!OidIsValid(relid))
+			continue;
+		rel = relation_open(relid, AccessShareLock);
+		if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+			total += RelationGetNumberOfBlocks(rel);
+		relation_close(rel, AccessShareLock);
+	}
+	if (total >= 2 * Max(planned_at_blocks, 8))
+	{
+		ResetPlanCache();
+		planned_at_blocks = total;
+	}
+}
+
 /* Seconds before the next try: 1, 2, 4, ... up to the configured cap. */
 static double
 BackoffSeconds(int attempts)
@@ -152,6 +207,28 @@ NormalizeRow(InboxRow *row, TimestampTz *defer_until)
 	return result;
 }
 
+/* Normalise one row and mark it done, skipped or deferred. */
+static void
+NormalizeAndMark(InboxRow *row)
+{
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	TimestampTz defer_until = 0;
+	NormResult	result = NormalizeRow(row, &defer_until);
+
+	values[0] = Int64GetDatum(row->id);
+	if (result == NORM_DEFER)
+	{
+		values[1] = TimestampTzGetDatum(defer_until);
+		InboxRun(PLAN_DEFER, values, nulls);
+	}
+	else
+	{
+		values[1] = CStringGetTextDatum(result == NORM_SKIPPED ? "skipped" : "done");
+		InboxRun(PLAN_MARK, values, nulls);
+	}
+}
+
 /*
  * Normalise one row in a subtransaction.  On error everything the row did
  * is rolled back and the row is marked failed with a retry time; the batch
@@ -170,20 +247,7 @@ ProcessRow(InboxRow *row, MemoryContext rowcxt, char **last_error)
 	MemoryContextSwitchTo(rowcxt);
 	PG_TRY();
 	{
-		TimestampTz defer_until = 0;
-		NormResult	result = NormalizeRow(row, &defer_until);
-
-		values[0] = Int64GetDatum(row->id);
-		if (result == NORM_DEFER)
-		{
-			values[1] = TimestampTzGetDatum(defer_until);
-			InboxRun(PLAN_DEFER, values, nulls);
-		}
-		else
-		{
-			values[1] = CStringGetTextDatum(result == NORM_SKIPPED ? "skipped" : "done");
-			InboxRun(PLAN_MARK, values, nulls);
-		}
+		NormalizeAndMark(row);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -211,6 +275,60 @@ ProcessRow(InboxRow *row, MemoryContext rowcxt, char **last_error)
 		if (*last_error != NULL)
 			pfree(*last_error);
 		*last_error = MemoryContextStrdup(TopMemoryContext, message);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Normalise the whole batch in one subtransaction.  Returns false, with
+ * everything the batch did rolled back, if any row raised an error: the
+ * caller then runs the rows one subtransaction each, so that the bad row
+ * alone fails.  A batch without errors (the usual case) thus pays for one
+ * subtransaction instead of one per row, and the SQL functions the ledger
+ * calls keep their parsed plans from row to row (a SQL function re-plans
+ * its body when the subtransaction it was planned in has ended).
+ * A cancel or shutdown request is not a bad row: it is raised again.
+ */
+static bool
+ProcessBatch(InboxRow *rows, uint64 n, MemoryContext rowcxt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(rowcxt);
+	PG_TRY();
+	{
+		uint64		i;
+
+		for (i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			NormalizeAndMark(&rows[i]);
+			MemoryContextReset(rowcxt);
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		MemoryContextReset(rowcxt);
 		ok = false;
 	}
 	PG_END_TRY();
@@ -271,16 +389,20 @@ ProcessInbox(int max_rows)
 		elog(ERROR, "SPI_connect failed");
 
 	InboxRun(PLAN_LOCK, NULL, NULL);
+	ReplanOnGrowth();
 	arg = Int32GetDatum(max_rows);
 	InboxRun(PLAN_CLAIM, &arg, NULL);
 	rows = CopyClaimed(batchcxt, &n);
 
-	for (i = 0; i < n; i++)
+	if (n <= 1 || !ProcessBatch(rows, n, rowcxt))
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (!ProcessRow(&rows[i], rowcxt, &last_error))
-			failed++;
-		MemoryContextReset(rowcxt);
+		for (i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!ProcessRow(&rows[i], rowcxt, &last_error))
+				failed++;
+			MemoryContextReset(rowcxt);
+		}
 	}
 
 	SPI_finish();

@@ -12,7 +12,7 @@ import time
 
 from faults import Faults
 
-PLATFORMS = ('google', 'meta', 'tiktok', 'linkedin', 'webhook', 'oauth')
+PLATFORMS = ('google', 'google_dm', 'meta', 'tiktok', 'linkedin', 'webhook', 'oauth')
 
 # Settings a test may change with POST /_mock/config (documented in README.md).
 DEFAULT_CONFIG = {
@@ -40,6 +40,9 @@ DEFAULT_CONFIG = {
     'tiktok_max_batch': 1000,
     # Events older than this fail row by row (code 20001); 0 disables.
     'tiktok_max_age_days': 28,
+    # Data Manager: seconds (mock clock) an accepted request stays PROCESSING.
+    'dm_status_delay_s': 0,
+    'dm_max_events': 2000,
     'linkedin_max_batch': 5000,
     'linkedin_max_age_days': 90,
     # Versions older than this many months are sunset (426).
@@ -125,6 +128,7 @@ class State:
             self.google_orders = {}          # (action_id, orderId) -> record
             self.google_clicks = {}          # (action_id, click, datetime) -> record
             self.job_id = 2147483649
+            self.platform_data = {}          # module -> its own memory (JSON)
             self.faults.clear()
             if everything:
                 self.config = json.loads(json.dumps(DEFAULT_CONFIG))
@@ -147,6 +151,7 @@ class State:
                 # acceptances never point at a later request's number.
                 'seq': self.seq,
                 'job_id': self.job_id,
+                'platform_data': self.platform_data,
             }
 
     def save(self, path=None):
@@ -171,6 +176,7 @@ class State:
             self.tokens = {(a, b, c): v for a, b, c, v in data.get('tokens', [])}
             self.google_orders = {(a, b): v for a, b, v in data.get('google_orders', [])}
             self.google_clicks = {(a, b, c): v for a, b, c, v in data.get('google_clicks', [])}
+            self.platform_data = data.get('platform_data', {})
             self.config.update(data.get('config', {}))
             self.webhook_secrets.update(data.get('webhook_secrets', {}))
             self.seq = max(self.seq, int(data.get('seq', 0)))

@@ -4,10 +4,11 @@ Every platform path may also be reached under a platform prefix (/google,
 /meta, /tiktok, /linkedin): a destination whose base URL is
 https://127.0.0.1:PORT/meta reaches /meta/v25.0/{pixel}/events."""
 
-from . import google, linkedin, meta, oauth, tiktok, webhook
+from . import google, google_dm, linkedin, meta, oauth, tiktok, webhook
 
 MODULES = {
     'google': google,
+    'google_dm': google_dm,
     'meta': meta,
     'tiktok': tiktok,
     'linkedin': linkedin,
@@ -17,13 +18,15 @@ MODULES = {
 
 _ROUTES = [
     ('POST', google.ROUTE, 'google', lambda m: m.group(3)),
+    ('POST', google_dm.ROUTE_INGEST, 'google_dm', lambda m: 'events:ingest'),
+    ('GET', google_dm.ROUTE_STATUS, 'google_dm', lambda m: 'requestStatus'),
     ('POST', meta.ROUTE, 'meta', lambda m: 'events'),
     ('POST', tiktok.ROUTE, 'tiktok', lambda m: 'event_track'),
     ('POST', linkedin.ROUTE, 'linkedin', lambda m: 'conversionEvents'),
     ('POST', webhook.ROUTE, 'webhook', lambda m: 'webhook/' + m.group(1)),
 ] + [(method, rx, 'oauth', (lambda name: lambda m: name)(name)) for method, rx, name in oauth.ROUTES]
 
-PREFIXES = ('/google/', '/meta/', '/tiktok/', '/linkedin/')
+PREFIXES = ('/google/', '/datamanager/', '/meta/', '/tiktok/', '/linkedin/')
 
 
 def _match(method, path):
@@ -56,6 +59,8 @@ def rows_of(platform, endpoint, body):
         return None
     if platform == 'google':
         return body.get('conversions') if endpoint == 'uploadClickConversions' else body.get('conversionAdjustments')
+    if platform == 'google_dm':
+        return body.get('events') if endpoint == 'events:ingest' else None
     if platform in ('meta', 'tiktok'):
         d = body.get('data')
         return d if isinstance(d, list) else None

@@ -18,7 +18,12 @@ ROUTE = re.compile(r'/rest/conversionEvents\Z')
 URN = re.compile(r'urn:lla:llaPartnerConversion:[0-9]+\Z')
 VERSION = re.compile(r'(20[0-9]{2})(0[1-9]|1[0-2])\Z')
 AMOUNT = re.compile(r'-?[0-9]+(\.[0-9]+)?\Z')
-ID_TYPES = frozenset(('SHA256_EMAIL', 'LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID', 'ACXIOM_ID', 'ORACLE_MOAT_ID'))
+ID_TYPES = frozenset(('SHA256_EMAIL', 'LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID', 'ACXIOM_ID', 'ORACLE_MOAT_ID',
+                      'SHA256_IP_ADDRESS', 'GOOGLE_AID'))
+HASHED_ID_TYPES = ('SHA256_EMAIL', 'SHA256_IP_ADDRESS')
+# Known sunsets (API-CONTRACTS.md J3): version -> (year, month, day) it stops.
+SUNSETS = {'202508': (2026, 8, 15), '202510': (2026, 10, 15), '202511': (2026, 11, 16),
+           '202601': (2027, 1, 15), '202602': (2027, 2, 15), '202603': (2027, 3, 16)}
 ELEMENT_KEYS = frozenset(('conversion', 'conversionHappenedAt', 'conversionValue', 'eventId', 'user'))
 USER_INFO_KEYS = frozenset(('firstName', 'lastName', 'title', 'companyName', 'countryCode'))
 
@@ -90,10 +95,17 @@ def check_version(req):
     if allowed is not None:
         ok = v.strip() in [str(x) for x in allowed]
     else:
+        # J3: active from its own month until its sunset (known, else the
+        # 15th of the same month linkedin_version_months later); a later
+        # month than the current one is refused too
         g = time.gmtime(st.now())
         now_m = g.tm_year * 12 + g.tm_mon - 1
         ver_m = int(m.group(1)) * 12 + int(m.group(2)) - 1
-        ok = 0 <= now_m - ver_m <= st.config['linkedin_version_months']
+        end = SUNSETS.get(v.strip())
+        if end is None:
+            end_m = ver_m + st.config['linkedin_version_months']
+            end = (end_m // 12, end_m % 12 + 1, 15)
+        ok = now_m >= ver_m and (g.tm_year, g.tm_mon, g.tm_mday) < end
     if not ok:
         return bad(req, 'Requested version %s is not active' % v, 'NONEXISTENT_VERSION', status=426)
     return None
@@ -164,8 +176,8 @@ def check_element(el, now_ms, max_age_ms):
                     errs.append((p + '/idType', '"%s" is not an enum symbol' % it))
                 if not is_str(iv) or not iv:
                     errs.append((p + '/idValue', 'field is required but not found and has no default value'))
-                elif it == 'SHA256_EMAIL' and not is_hex64(iv):
-                    errs.append((p + '/idValue', 'SHA256_EMAIL must be a SHA-256 hash in 64 lowercase hex'))
+                elif it in HASHED_ID_TYPES and not is_hex64(iv):
+                    errs.append((p + '/idValue', '%s must be a SHA-256 hash in 64 lowercase hex' % it))
         info = u.get('userInfo')
         if info is not None:
             if type(info) is not dict:

@@ -1,16 +1,16 @@
 /*
- * payload.h
- *		The facts one outbox payload is built from, and the per-platform
- *		builders that turn them into one event element of a platform batch.
+ * payload_format.h
+ *		The facts one outbox payload is built from, and the formats the
+ *		platform builders share.
  *
  * The SQL side (routing.sql) gathers the facts: it resolves the conversion,
  * the user's touches, hashed identifiers, consent and the destination's
- * settings into one attribution._payload_facts row.  The builders only
- * format: they read no table and make no decision beyond which fields to
- * leave out, so each platform's contract is in one short file.
+ * settings into one attribution._payload_facts row.  The builders (one per
+ * platform module, src/delivery/platforms/) only format: they read no
+ * table and make no decision beyond which fields to use or leave out.
  */
-#ifndef ATTR_PAYLOAD_H
-#define ATTR_PAYLOAD_H
+#ifndef ATTR_PAYLOAD_FORMAT_H
+#define ATTR_PAYLOAD_FORMAT_H
 
 #include "delivery/jsonw.h"
 
@@ -21,7 +21,8 @@
 
 typedef struct PayloadFacts
 {
-	const char *platform;		/* google_ads, meta, tiktok, linkedin, webhook */
+	const char *platform;		/* attribution.platforms */
+	const char *transport;
 	bool		adjustment;		/* outbox kind 'adjustment' */
 	const char *lifecycle;		/* billing kind: renewal, refund, ... */
 	const char *target;			/* event name, conversion action or rule id */
@@ -29,12 +30,17 @@ typedef struct PayloadFacts
 	const char *dedup_key;		/* event_id / eventId / orderId */
 	const char *order_id;		/* order the event is about (adjustments: the original) */
 	int64		event_time_us;	/* microseconds since the Unix epoch */
+	int64		original_time_us;	/* adjustments: the original's time, else 0 */
 	const char *value;			/* decimal text, see FormatDecimal */
 	const char *currency;		/* ISO 4217, upper case */
 	const char *predicted_ltv;	/* decimal text or NULL */
 	const char *ltv;			/* decimal text or NULL */
 	const char *adjustment_type;	/* Google: RETRACTION or RESTATEMENT */
-	const char *email_sha256;	/* hashed the platform's way */
+	const char *email_sha256;	/* trimmed, lower case */
+	const char *email_sha256_google;	/* Google's normalisation (B4) */
+	const char *phone_sha256;	/* E.164 with "+": Google, TikTok */
+	const char *phone_sha256_meta;	/* E.164 without "+": Meta */
+	const char *ip_sha256;		/* LinkedIn SHA256_IP_ADDRESS */
 	const char *external_id_sha256;
 	const char *gclid;
 	const char *gbraid;
@@ -51,16 +57,9 @@ typedef struct PayloadFacts
 	const char *action_source;	/* Meta */
 	const char *source_url;		/* Meta event_source_url, TikTok page.url */
 	const char *user_id;		/* webhook only */
-	const char *provider;		/* webhook only */
+	const char *provider;		/* billing provider */
 	int64		conversion_id;	/* webhook only */
 } PayloadFacts;
-
-/* builders: append one element to w */
-extern void BuildGooglePayload(JsonWriter *w, const PayloadFacts *f);
-extern void BuildMetaPayload(JsonWriter *w, const PayloadFacts *f);
-extern void BuildTiktokPayload(JsonWriter *w, const PayloadFacts *f);
-extern void BuildLinkedinPayload(JsonWriter *w, const PayloadFacts *f);
-extern void BuildWebhookPayload(JsonWriter *w, const PayloadFacts *f);
 
 /* formatting shared by the builders (payload_format.c) */
 extern char *FormatDecimal(const char *numeric_text);
@@ -69,4 +68,4 @@ extern void FormatIsoUtc(int64 unix_us, char out[32]);
 extern int64 UnixSeconds(int64 unix_us);
 extern int64 UnixMillis(int64 unix_us);
 
-#endif							/* ATTR_PAYLOAD_H */
+#endif							/* ATTR_PAYLOAD_FORMAT_H */

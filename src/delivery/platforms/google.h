@@ -1,0 +1,45 @@
+/*
+ * google.h
+ *		What Google's two transports share: the routing facts (both upload
+ *		to the same conversion actions, with the same click ids, windows and
+ *		adjustment policies) and account ids written digits only.
+ */
+#ifndef ATTR_PLATFORMS_GOOGLE_H
+#define ATTR_PLATFORMS_GOOGLE_H
+
+#include "delivery/platforms/platform.h"
+
+#define GOOGLE_ROUTING(max) { \
+	.click_ids = "{gclid,gbraid,wbraid}", \
+	.user_match = false, \
+	.lead_option = true, \
+	.consent_denied_blocks = false, \
+	.carries_consent = true, \
+	.adjustment_policies = "{none,retract,restate}", \
+	.default_adjustment_policy = "restate", \
+	.adjustment_age_from_original = true, \
+	.adjustment_target = "original", \
+	.target_account_key = "conversion_action", \
+	.predicted_ltv = "never", \
+	.click_window = "90 days", \
+	.max_event_age = "90 days", \
+	.adjustment_max_age = "54 days", \
+	.max_batch = (max) \
+}
+
+/* Digits only: Google account ids are written with dashes in the UI. */
+static inline char *
+GoogleDigits(char *s)
+{
+	char	   *w = s;
+
+	if (s == NULL)
+		return NULL;
+	for (char *r = s; *r; r++)
+		if (*r >= '0' && *r <= '9')
+			*w++ = *r;
+	*w = '\0';
+	return s;
+}
+
+#endif							/* ATTR_PLATFORMS_GOOGLE_H */
