@@ -87,7 +87,7 @@ SELECT d.name, pg_temp.who(o.conversion_id) AS conversion, o.status
 -- The platforms answered: all delivered with request ids, except the dead
 -- one; Google recorded 49.00 for in_value.
 UPDATE attribution.outbox o
-   SET status = 'delivered', delivered_at = now(), request_id = 'req-' || o.id, attempts = 1
+   SET status = 'delivered', delivered_at = now(), request_id = 'req-' || pg_temp.who(o.conversion_id) || '-' || (SELECT d.name FROM attribution.destinations d WHERE d.id = o.destination_id), attempts = 1
  WHERE pg_temp.who(o.conversion_id) <> 'in_dead'
     OR o.destination_id <> (SELECT id FROM attribution.destinations WHERE name = 'a_google');
 UPDATE attribution.outbox o
