@@ -27,7 +27,7 @@ SELECT attribution.minor_to_major(-1999, 'USD') AS refund_usd, attribution.minor
 -- The scale is the exponent's, signs and leading zeros kept.
 SELECT attribution.minor_to_major(-5, 'USD') AS minus_cents, attribution.minor_to_major(0, 'EUR') AS zero,
        attribution.minor_to_major(1900, 'USD') AS whole, attribution.minor_to_major(7, 'kwd') AS fils,
-       attribution.minor_to_major(-1999, 'jpy') AS yen, attribution.minor_to_major(1999, 'US') AS not_a_code,
+       attribution.minor_to_major(-1999, 'jpy') AS yen, attribution.minor_to_major(1999, 'clf') AS unidad,
        attribution.minor_to_major(-9223372036854775808, 'USD') AS smallest,
        attribution.minor_to_major(NULL, 'USD') IS NULL AS null_amount,
        attribution.currency_exponent(NULL) IS NULL AS null_currency;

@@ -120,6 +120,26 @@ AS 'MODULE_PATHNAME', 'attr_parse_landing_url'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION attribution.parse_landing_url(text) IS 'Parse a landing URL: UTM values (normalised and raw), click IDs, referral code, host and path';
 
+-- Identifiers (visitor, user and customer ids, destination names) are
+-- indexed: a value past a few kilobytes fails deep inside an index insert
+-- (54000), so every function that takes one refuses it up front.
+CREATE FUNCTION attribution._check_identifier(what text, value text, max_bytes int DEFAULT 256)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF value IS NOT NULL AND octet_length(value) > max_bytes THEN
+        RAISE EXCEPTION '% must be at most % bytes long, not %', what, max_bytes, octet_length(value)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the application''s id or a digest of it, not a document.';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION attribution._check_identifier(text, text, int) IS 'Refuse an identifier longer than max_bytes (256 by default) with 22023';
+-- the destinations trigger runs as the administrator who writes the row
+GRANT EXECUTE ON FUNCTION attribution._check_identifier(text, text, int) TO attribution_admin;
+
 CREATE FUNCTION attribution.track_touch(
     visitor_id text,
     url text,
@@ -145,6 +165,8 @@ BEGIN
         RAISE EXCEPTION 'visitor_id and user_id must not be empty'
             USING ERRCODE = '22023';
     END IF;
+    PERFORM attribution._check_identifier('visitor_id', visitor_id);
+    PERFORM attribution._check_identifier('user_id', user_id);
     -- One identify per visitor at a time: its touches are re-assigned below
     -- and two callers must not interleave.
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('attribution.visitor:' || visitor_id, 0));
@@ -190,6 +212,9 @@ BEGIN
         RAISE EXCEPTION 'provider, customer_id and user_id must be given'
             USING ERRCODE = '22023';
     END IF;
+    PERFORM attribution._check_identifier('provider', provider, 64);
+    PERFORM attribution._check_identifier('customer_id', customer_id);
+    PERFORM attribution._check_identifier('user_id', user_id);
     IF provider !~ '^[a-z][a-z0-9_]*$' THEN
         RAISE EXCEPTION 'provider "%" is not a provider name', provider
             USING ERRCODE = '22023',

@@ -95,6 +95,26 @@ UnixMillis(TimestampTz ts)
 	return (ts - SetEpochTimestamp()) / 1000;
 }
 
+/*
+ * A landing time must be finite and plausible: from 2000 to a day past the
+ * transaction's start (clock skew).  Infinity would overflow the Unix
+ * milliseconds of Meta's fbc, and a year 9999 touch would outlive every
+ * attribution window.
+ */
+static void
+CheckLandingTime(TimestampTz t)
+{
+	TimestampTz earliest = SetEpochTimestamp() + INT64CONST(946684800) * USECS_PER_SEC;
+	TimestampTz latest = GetCurrentTransactionStartTimestamp() + USECS_PER_DAY;
+
+	if (TIMESTAMP_NOT_FINITE(t) || t < earliest || t > latest)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("occurred_at %s is out of range for a landing", timestamptz_to_str(t)),
+				 errdetail("A landing time lies between 2000-01-01 and one day after now."),
+				 errhint("Pass the time of the visit, or NULL for now.")));
+}
+
 /* Raw UTM values as a jsonb object, for audit; NULL when there are none. */
 static Datum
 UtmRawJsonb(const LandingUrl *url, bool *isnull)
@@ -200,11 +220,17 @@ attr_track_touch(PG_FUNCTION_ARGS)
 	}
 	occurred_at = PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp()
 		: PG_GETARG_TIMESTAMPTZ(3);
+	CheckLandingTime(occurred_at);
 	if (!PG_ARGISNULL(4))
 	{
 		user_id = text_to_cstring(PG_GETARG_TEXT_PP(4));
 		if (user_id[0] == '\0')
 			user_id = NULL;
+		else if (strlen(user_id) > MAX_VISITOR_ID_LENGTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("user_id must be at most %d bytes long", MAX_VISITOR_ID_LENGTH),
+					 errhint("Pass the application's id or a digest of it, not a document.")));
 	}
 	ParseCookieClicks(PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5)), &ck);
 

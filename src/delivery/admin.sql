@@ -24,6 +24,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The platforms and their transports are the rows of attribution.platforms.';
     END IF;
+    PERFORM attribution._check_identifier('destination name', NEW.name, 200);
     IF NEW.endpoint !~* '^https?://[^/]' THEN
         RAISE EXCEPTION 'endpoint "%" of destination "%" is not an http(s) URL', NEW.endpoint, NEW.name
             USING ERRCODE = 'invalid_parameter_value';

@@ -8,11 +8,14 @@ OBJS += src/delivery/platforms/registry.o src/delivery/platforms/google_ads.o \
 	src/delivery/platforms/webhook.o
 SQL_PARTS += src/delivery/platforms/platforms.sql src/delivery/outbox.sql \
 	src/delivery/routing_facts.sql src/delivery/routing.sql \
-	src/delivery/admin.sql src/delivery/credentials.sql
-REGRESS += delivery_payloads delivery_routing delivery_admin delivery_credentials
+	src/delivery/admin.sql src/delivery/credentials.sql \
+	src/delivery/credential_binding.sql
+REGRESS += delivery_payloads delivery_routing delivery_admin delivery_credentials \
+	delivery_token_binding
 
 # The delivery worker: launcher, claim and record, HTTP engine, outcomes.
 OBJS += src/delivery/breaker.o src/delivery/ratelimit.o src/delivery/http_engine.o \
+	src/delivery/loopback.o \
 	src/delivery/request_kit.o src/delivery/judge.o src/delivery/batch.o src/delivery/response.o src/delivery/delivery_store.o \
 	src/delivery/delivery_launcher.o src/delivery/delivery_worker.o
 SQL_PARTS += src/delivery/delivery_worker.sql

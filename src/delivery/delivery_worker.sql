@@ -459,6 +459,13 @@ DECLARE
     part text;
     created int := 0;
 BEGIN
+    -- each partition takes locks until commit: thousands would exhaust the
+    -- lock table, and nothing is gained beyond a few years
+    IF p_months_ahead < 0 OR p_months_ahead > 120 THEN
+        RAISE EXCEPTION 'months ahead must be between 0 and 120, not %', p_months_ahead
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The worker keeps two months ahead; purge_delivery_log drops old ones.';
+    END IF;
     FOR i IN 0 .. p_months_ahead LOOP
         lo := ((first_month AT TIME ZONE 'UTC') + make_interval(months => i)) AT TIME ZONE 'UTC';
         hi := ((first_month AT TIME ZONE 'UTC') + make_interval(months => i + 1)) AT TIME ZONE 'UTC';

@@ -25,6 +25,7 @@
 
 #include "delivery/delivery.h"
 #include "delivery/http_engine.h"
+#include "delivery/loopback.h"
 
 typedef struct HttpSocket
 {
@@ -201,13 +202,17 @@ HttpSetBody(HttpRequest *req, const char *data, size_t len)
 	req->body_len = len;
 }
 
-static bool
-host_is_loopback(const char *host)
+/*
+ * libcurl: open the socket of a plain-http request only when the address
+ * it resolved to is on loopback (see loopback.c).
+ */
+static curl_socket_t
+loopback_socket_cb(void *clientp pg_attribute_unused(), curlsocktype purpose pg_attribute_unused(),
+				   struct curl_sockaddr *address)
 {
-	return strcmp(host, "localhost") == 0 ||
-		strncmp(host, "127.", 4) == 0 ||
-		strcmp(host, "::1") == 0 ||
-		strcmp(host, "[::1]") == 0;
+	if (!LoopbackAddress(&address->addr, address->addrlen))
+		return CURL_SOCKET_BAD;
+	return socket(address->family, address->socktype, address->protocol);
 }
 
 /*
@@ -236,7 +241,7 @@ HttpUrlAllowed(const char *url, char *why, size_t whylen)
 		ok = true;
 	else if (pg_strcasecmp(scheme, "http") != 0)
 		snprintf(why, whylen, "endpoint scheme \"%s\" is not https", scheme);
-	else if (!host_is_loopback(host))
+	else if (!LoopbackHostName(host))
 		snprintf(why, whylen, "plain http is only allowed to a loopback address");
 	else if (!attr_allow_http_loopback)
 		snprintf(why, whylen, "plain http to loopback needs pg_attribution.allow_http_loopback");
@@ -350,6 +355,8 @@ HttpStart(HttpRequest *req, char *why, size_t whylen)
 	curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(req->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	if (plain_http)
+		curl_easy_setopt(req->easy, CURLOPT_OPENSOCKETFUNCTION, loopback_socket_cb);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, plain_http ? "http" : "https");
 #else

@@ -486,6 +486,7 @@ BEGIN
     IF set_consent.user_id IS NULL OR set_consent.user_id = '' THEN
         RAISE EXCEPTION 'user_id must be given' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM attribution._check_identifier('user_id', set_consent.user_id);
     INSERT INTO attribution.consents AS s (user_id, ad_user_data, ad_personalization)
     VALUES (set_consent.user_id, set_consent.ad_user_data, set_consent.ad_personalization)
     ON CONFLICT ON CONSTRAINT consents_pkey DO UPDATE
@@ -530,6 +531,7 @@ BEGIN
     IF set_predicted_ltv.user_id = '' THEN
         RAISE EXCEPTION 'user_id must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM attribution._check_identifier('user_id', set_predicted_ltv.user_id);
     INSERT INTO attribution.predicted_ltv AS p (user_id, value, currency)
     VALUES (set_predicted_ltv.user_id, set_predicted_ltv.value, upper(set_predicted_ltv.currency))
     ON CONFLICT ON CONSTRAINT predicted_ltv_pkey DO UPDATE

@@ -148,7 +148,7 @@ CREATE FUNCTION attribution.currency_exponent(currency text)
 RETURNS int
 AS 'MODULE_PATHNAME', 'attr_currency_exponent'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION attribution.currency_exponent(text) IS 'Decimal places of a currency''s minor unit: 0 for JPY, KRW, VND, CLP and the other zero-decimal currencies, 3 for BHD, KWD, JOD, OMR, TND, else 2';
+COMMENT ON FUNCTION attribution.currency_exponent(text) IS 'Decimal places of a currency''s minor unit: 0 for JPY, KRW, VND, CLP and the other zero-decimal currencies, 3 for BHD, KWD, JOD, OMR, TND, 2 for most; a code that is not an ISO 4217 currency is refused (22023)';
 
 -- An amount in minor units as a major-unit value.
 CREATE FUNCTION attribution.minor_to_major(amount_minor bigint, currency text)

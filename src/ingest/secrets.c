@@ -59,10 +59,12 @@ StoreSecret(text *source_text, text *secret_text)
 	bool		isnull;
 	int64		id = 0;
 
-	if (len == 0 || len > WEBHOOK_MAX_SECRET_LEN)
+	if (len < WEBHOOK_MIN_SECRET_LEN || len > WEBHOOK_MAX_SECRET_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("webhook secret must be between 1 and %d bytes long", WEBHOOK_MAX_SECRET_LEN)));
+				 errmsg("webhook secret must be between %d and %d bytes long",
+						WEBHOOK_MIN_SECRET_LEN, WEBHOOK_MAX_SECRET_LEN),
+				 errhint("Copy the signing secret from the provider's webhook settings; where you choose it, use at least 16 random characters.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -17,7 +17,12 @@
 /* Most values of one header looked at, and most secrets active per source. */
 #define WEBHOOK_MAX_HEADER_VALUES 8
 #define WEBHOOK_MAX_SECRETS 16
-/* Longest webhook secret accepted by set_webhook_secret, in bytes. */
+/*
+ * Shortest and longest webhook secret accepted by set_webhook_secret, in
+ * bytes: a secret of a few bytes is guessed by anyone who can post to the
+ * webhook (Lemon Squeezy, whose secret the user chooses, asks for 6 to 40).
+ */
+#define WEBHOOK_MIN_SECRET_LEN 8
 #define WEBHOOK_MAX_SECRET_LEN 512
 
 extern int	attr_max_webhook_body;
