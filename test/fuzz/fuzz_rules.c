@@ -8,6 +8,9 @@
  * functions promise and aborts when one fails:
  *	- every model's weights are >= 0, 0 outside the window, and sum to 1
  *	  when a touch is eligible (0 otherwise);
+ *	- the fast path of rule_credits (RuleScanTimes over integer microsecond
+ *	  times, RuleWindowMicros) marks exactly the touches RuleKeptTouches
+ *	  keeps and picks the same first, last and non-Direct touches;
  *	- every transform keeps an increasing subsequence of the path; exposure
  *	  has no two equal neighbours; first and frequency have no repeats and
  *	  frequency's counts add up to the path length; remove_if_not_all leaves
@@ -52,6 +55,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int			counts[MAX_TOUCHES];
 	int			slots[2 * MAX_TOUCHES];	/* PathTransformSlots(MAX_TOUCHES) */
 	int			n = 0;
+	int64_t		age_us[MAX_TOUCHES];
+	int64_t		at[MAX_TOUCHES];
+	int32_t		channel_id[MAX_TOUCHES];
+	bool		eligible[MAX_TOUCHES];
+	int			kept[MAX_TOUCHES];
+	const int64_t converted_at = INT64_C(820000000000000);	/* 2025-12-26 in Postgres microseconds */
 	int			m,
 				i,
 				t;
@@ -59,7 +68,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 5)
 		return 0;
 	RuleOptionsDefault(&opts);
-	opts.lookback_days = data[0] % 4 == 0 ? 0 : data[0];	/* 0: no window */
+	/* 0: no window; else whole or fractional days, to reach the window's edge */
+	opts.lookback_days = data[0] % 4 == 0 ? 0 : data[0] + (data[0] % 3) / 24.0;
 	opts.last_n = data[1] % 8;
 	opts.half_life_days = 0.01 + data[2] / 8.0;
 	opts.first_share = (data[3] % 11) / 20.0;
@@ -81,13 +91,47 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		path[n].data = channels[c];
 		path[n].len = (int) strlen(channels[c]);
 		is_direct[n] = c == 0;
-		/* hours before the conversion, some after it (negative) */
-		age[n] = ((int) data[1] * 24 + data[2] % 60 - 480) / 24.0;
+		/*
+		 * hours before the conversion, some after it (negative), and a few
+		 * microseconds either side of the hour; ages in days computed from
+		 * microseconds as rule_credits computes them
+		 */
+		age_us[n] = ((int64_t) data[1] * 24 + data[2] % 60 - 480) * INT64_C(3600000000) +
+			(data[2] / 60) - 2;
+		at[n] = converted_at - age_us[n];
+		channel_id[n] = c;
+		age[n] = (double) age_us[n] / 86400000000.0;
 	}
 
 	RuleChronologicalOrder(n, age, order, work);
 	for (i = 1; i < n; i++)
 		check(age[order[i - 1]] >= age[order[i]]);
+
+	{
+		/* the fast path against the sorting one, without last_n as it is used */
+		RuleOptions all = opts;
+		RulePicks	picks;
+		int			k;
+
+		all.last_n = 0;
+		k = RuleKeptTouches(&all, n, age, order, kept);
+		RuleScanTimes(RuleWindowMicros(&all), n, at, converted_at, channel_id, 0, eligible, &picks);
+		check(picks.k == k);
+		for (i = 0; i < n; i++)
+		{
+			bool		in = false;
+
+			for (int j = 0; j < k; j++)
+				in |= kept[j] == i;
+			check(eligible[i] == in);
+		}
+		if (k > 0)
+		{
+			for (m = RULE_FIRST_TOUCH; m <= RULE_LAST_NON_DIRECT; m++)
+				check(picks.pick[m] == kept[RulePick((RuleModel) m, k, kept, is_direct)]);
+			check(picks.newest == at[kept[k - 1]]);
+		}
+	}
 
 	for (m = 0; m < RULE_NUM_MODELS; m++)
 	{

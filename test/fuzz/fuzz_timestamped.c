@@ -8,14 +8,79 @@
  */
 #include <assert.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ingest/signature.h"
+#include "sig_build.h"
 
 static const unsigned char secret_a[] = "whsec_test_secret_0123456789abcdef";
 static const unsigned char secret_b[] = "pdl_ntfset_01testdestination_TESTSECRETKEY0123456789";
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_NOW 1767225600
+
+/*
+ * Sign body as Stripe ("t=<ts>,v1=<hex>" over "<ts>.body") or Paddle
+ * ("ts=<ts>;h1=<hex>" over "<ts>:body") would, age seconds ago; with flip
+ * >= 0 one digest byte is changed.
+ */
+static void
+sign(bool stripe, const SigSecret *secret, int age, int flip,
+	 const unsigned char *body, size_t body_len, char *out)
+{
+	char		ts[32];
+	unsigned char mac[32];
+	char		hex[65];
+	unsigned int n;
+
+	snprintf(ts, sizeof(ts), "%lld%c", (long long) (FUZZ_NOW - age), stripe ? '.' : ':');
+	n = fuzz_hmac2(0, secret->key, secret->len, (const unsigned char *) ts, strlen(ts),
+				   body, body_len, mac);
+	if (flip >= 0)
+		mac[flip % n] ^= (unsigned char) (1 + flip / n % 255);
+	fuzz_hex(mac, n, hex);
+	ts[strlen(ts) - 1] = '\0';
+	if (stripe)
+		snprintf(out, 128, "t=%s,v1=%s", ts, hex);
+	else
+		snprintf(out, 128, "ts=%s;h1=%s", ts, hex);
+}
+
+/*
+ * A body signed within the tolerance verifies with its timestamp; one
+ * changed digest byte or body byte fails; one signed too long ago is stale.
+ */
+static void
+check_signed(const SigConfig *cfg, bool stripe, const SigSecret *secrets, uint8_t pick,
+			 const unsigned char *body, size_t body_len)
+{
+	const SigSecret *secret = &secrets[pick & 1];
+	int			age = pick % 300;
+	char		header[128];
+	int64_t		ts = 0;
+	unsigned char *changed;
+
+	sign(stripe, secret, age, -1, body, body_len, header);
+	assert(SigVerify(cfg, header, strlen(header), body, body_len, secrets, 2, FUZZ_NOW, &ts) == SIG_OK);
+	assert(ts == FUZZ_NOW - age);
+
+	sign(stripe, secret, age, pick, body, body_len, header);
+	assert(SigVerify(cfg, header, strlen(header), body, body_len, secrets, 2, FUZZ_NOW, &ts) == SIG_MISMATCH);
+
+	sign(stripe, secret, 301 + pick, -1, body, body_len, header);
+	assert(SigVerify(cfg, header, strlen(header), body, body_len, secrets, 2, FUZZ_NOW, &ts) == SIG_STALE);
+
+	if (body_len == 0)
+		return;
+	sign(stripe, secret, age, -1, body, body_len, header);
+	changed = malloc(body_len);
+	memcpy(changed, body, body_len);
+	changed[pick % body_len] ^= 0x01;
+	assert(SigVerify(cfg, header, strlen(header), changed, body_len, secrets, 2, FUZZ_NOW, &ts) == SIG_MISMATCH);
+	free(changed);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,7 +133,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.scheme = stripe ? SIG_SCHEME_STRIPE : SIG_SCHEME_PADDLE;
 	cfg.tolerance = 300;
-	r = SigVerify(&cfg, header, header_len, body, body_len, secrets, 2, 1767225600, &ts);
+	r = SigVerify(&cfg, header, header_len, body, body_len, secrets, 2, FUZZ_NOW, &ts);
 	assert(r != SIG_ERROR);
+
+	check_signed(&cfg, stripe, secrets, data[0], body, body_len);
 	return 0;
 }

@@ -65,9 +65,9 @@ my $seen = scalar @{ $mock->requests(platform => 'meta') };
 my ($ret, $out, $err) = $node->psql('postgres', qq{
 SET ROLE attribution_admin;
 UPDATE attribution.destinations SET endpoint = 'https://localhost:$port' WHERE name = 'meta';
-SELECT attribution_test_enqueue('meta', 'b_1');
 });
-is($ret, 0, 'attribution_admin may change the endpoint');
+q1("SELECT attribution_test_enqueue('meta', 'b_1')");
+is($ret, 0, 'attribution_admin may change the endpoint') or diag($err);
 like($err, qr/stored credential\(s\) of destination "meta" were removed/, 'and is told the token was dropped');
 is(q1("SELECT count(*) FROM attribution.credentials"), '0', 'no token is stored any more');
 ok($node->poll_query_until('postgres',
