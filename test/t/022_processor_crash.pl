@@ -70,11 +70,19 @@ enqueue(1, $rows);
 $node->poll_query_until('app',
 	"SELECT count(*) > 0 FROM attribution.billing_events WHERE customer_id LIKE 'cus_crash_%'")
   or die 'processing did not start';
+# Freeze the processor so the count read is the state the crash hits: a
+# frozen processor commits nothing more, and is killed before it can.
+my $ppid = $node->safe_psql('app', 'SELECT pid FROM attribution.worker_status');
+kill 'STOP', $ppid;
 my $done_before = $node->safe_psql('app',
 	"SELECT count(*) FROM attribution.webhook_inbox WHERE event_id LIKE 'evt_crash_%' AND status = 'done'");
-cmp_ok($done_before, '<', $rows, "killed with $done_before of $rows rows done");
+cmp_ok($done_before, '>', 0, "the crash comes after processing began ($done_before rows done)");
+cmp_ok($done_before, '<', $rows, "and before the backlog of $rows rows drained");
+kill 'KILL', $ppid;
 crash_and_restart($node);
-ok(1, 'server starts again after kill -9 of the postmaster');
+is($node->safe_psql('app', 'SELECT 1'), '1', 'the server answers again after kill -9');
+ok($node->poll_query_until('app', "SELECT pid IS NOT NULL AND pid <> $ppid FROM attribution.worker_status"),
+	'a new processor runs after the crash');
 check_ledger($rows, 'postmaster killed');
 
 # 2. kill -9 of the processor alone: the postmaster reinitialises and the
