@@ -37,7 +37,7 @@ include $(PGXS)
 
 # Objects depend on every header of the project (few and small): a struct
 # changed in a header rebuilds whatever might embed it.
-HEADERS := $(wildcard src/*.h src/*/*.h)
+HEADERS := $(wildcard src/*.h src/*/*.h src/*/*/*.h)
 $(OBJS): $(HEADERS)
 
 # The install script is a build product: the component SQL files in order.

@@ -9,7 +9,7 @@ OBJS += src/delivery/platforms/registry.o src/delivery/platforms/google_ads.o \
 SQL_PARTS += src/delivery/platforms/platforms.sql src/delivery/outbox.sql \
 	src/delivery/routing_facts.sql src/delivery/routing.sql \
 	src/delivery/admin.sql src/delivery/credentials.sql
-REGRESS += delivery_payloads delivery_routing delivery_admin delivery_credentials
+REGRESS += delivery_platforms delivery_payloads delivery_routing delivery_admin delivery_credentials
 
 # The delivery worker: launcher, claim and record, HTTP engine, outcomes.
 OBJS += src/delivery/breaker.o src/delivery/ratelimit.o src/delivery/http_engine.o \

@@ -27,6 +27,31 @@
 	.max_batch = (max) \
 }
 
+/*
+ * Google's OAuth (J2): one consent page and token endpoint for both
+ * transports, with PKCE; access_type=offline or no refresh token comes
+ * back, prompt=consent for a new one when the user consented before.  A
+ * refresh renews only the access token.  The scope is the transport's:
+ * Data Manager needs auth/datamanager, tokens for auth/adwords alone do
+ * not carry it.
+ */
+#define GOOGLE_OAUTH(scope) { \
+	.authorize_url = "https://accounts.google.com/o/oauth2/v2/auth", \
+	.authorize_params = "{\"access_type\":\"offline\",\"prompt\":\"consent\",\"include_granted_scopes\":\"true\",\"response_type\":\"code\"}", \
+	.token_url = "https://oauth2.googleapis.com/token", \
+	.refresh_url = "https://oauth2.googleapis.com/token", \
+	.debug_url = "https://oauth2.googleapis.com/tokeninfo", \
+	.scopes = "{" scope "}", \
+	.scope_separator = " ", \
+	.pkce = true, \
+	.token_body = "form", \
+	.client_id_field = "client_id", \
+	.client_secret_field = "client_secret", \
+	.code_param = "code", \
+	.refresh_style = "refresh_token", \
+	.token_header = "bearer" \
+}
+
 /* Digits only: Google account ids are written with dashes in the UI. */
 static inline char *
 GoogleDigits(char *s)

@@ -342,6 +342,7 @@ const PlatformModule google_ads_module = {
 	.default_version = "v26",
 	.version_key = "api_version",
 	.routing = GOOGLE_ROUTING(2000),
+	.oauth = GOOGLE_OAUTH("https://www.googleapis.com/auth/adwords"),
 	.build_payload = build_payload,
 	.separate_adjustments = true,
 	.build_request = build_request,

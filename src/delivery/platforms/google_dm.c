@@ -477,6 +477,7 @@ const PlatformModule google_dm_module = {
 	.default_version = "v1",
 	.version_key = "dm_version",
 	.routing = GOOGLE_ROUTING(2000),
+	.oauth = GOOGLE_OAUTH("https://www.googleapis.com/auth/datamanager"),
 	.build_payload = build_payload,
 	.build_request = build_request,
 	.judge = judge,

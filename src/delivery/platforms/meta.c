@@ -182,6 +182,28 @@ const PlatformModule meta_module = {
 		.adjustment_max_age = "7 days",
 		.max_batch = 1000,
 	},
+
+	/*
+	 * J2, F: a Business Manager system-user token needs no consent flow and
+	 * has no refresh grant; Facebook Login user tokens are exchanged for
+	 * long-lived ones.  debug_token reports validity and expiry.
+	 */
+	.oauth = {
+		.authorize_url = "https://www.facebook.com/v27.0/dialog/oauth",
+		.authorize_params = "{\"response_type\":\"code\"}",
+		.token_url = "https://graph.facebook.com/v27.0/oauth/access_token",
+		.refresh_url = "https://graph.facebook.com/v27.0/oauth/access_token",
+		.debug_url = "https://graph.facebook.com/debug_token",
+		.scopes = "{ads_management,business_management}",
+		.scope_separator = ",",
+		.pkce = false,
+		.token_body = "query",
+		.client_id_field = "client_id",
+		.client_secret_field = "client_secret",
+		.code_param = "code",
+		.refresh_style = "exchange",
+		.token_header = "bearer",
+	},
 	.build_payload = build_payload,
 	.build_request = build_request,
 	.judge = judge,

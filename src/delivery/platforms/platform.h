@@ -52,6 +52,40 @@ typedef struct PlatformRouting
 	int			max_batch;		/* events per request */
 } PlatformRouting;
 
+/*
+ * How a customer's account is connected and its token kept fresh
+ * (API-CONTRACTS.md F and J2), registered into attribution.platforms for
+ * the credentials code (src/auth, attribution.credentials): the real
+ * endpoints are defaults a destination may override.  NULL fields: the
+ * platform has no such step.
+ */
+typedef struct PlatformOAuth
+{
+	const char *authorize_url;	/* consent page of the authorization-code flow */
+	const char *authorize_params;	/* JSON of fixed extra consent parameters */
+	const char *token_url;		/* code exchange */
+	const char *refresh_url;	/* refresh grant (or long-lived exchange) */
+	const char *debug_url;		/* token inspection */
+	const char *scopes;			/* text[] literal; '{}' when fixed on the app */
+	const char *scope_separator;	/* how scopes are joined in the consent URL */
+	bool		pkce;			/* accepts an S256 code_challenge */
+	const char *token_body;		/* form | json | query: how the token endpoint takes its fields */
+	const char *client_id_field;	/* the field naming the app at the token endpoint */
+	const char *client_secret_field;
+	const char *code_param;		/* the callback's code parameter */
+
+	/*
+	 * refresh_token: a refresh grant renews the access token, no new
+	 * refresh token comes back (Google); rotating: the answer may carry a
+	 * new refresh token that replaces the old one (TikTok); fixed_expiry: a
+	 * refresh does not extend the refresh token's own expiry (LinkedIn);
+	 * exchange: no refresh grant, tokens are checked with debug_url and
+	 * long-lived ones exchanged (Meta); none: no OAuth (webhook)
+	 */
+	const char *refresh_style;
+	const char *token_header;	/* how delivery sends the token: bearer | access_token */
+} PlatformOAuth;
+
 typedef struct PlatformModule
 {
 	const char *name;			/* attribution.destinations.platform */
@@ -61,6 +95,7 @@ typedef struct PlatformModule
 	const char *default_version;	/* API version when the account names none */
 	const char *version_key;	/* account key holding the version */
 	PlatformRouting routing;
+	PlatformOAuth oauth;
 
 	/* one event element from the facts routing gathered */
 	void		(*build_payload) (JsonWriter *w, const PayloadFacts *f);

@@ -68,7 +68,8 @@ attr_platform_registry(PG_FUNCTION_ARGS)
 	{
 		const PlatformModule *m = modules[i];
 		const PlatformRouting *r = &m->routing;
-		const char *vals[24];
+		const PlatformOAuth *o = &m->oauth;
+		const char *vals[38];
 		int			k = 0;
 		HeapTuple	tup;
 		AttInMetadata *meta = TupleDescGetAttInMetadata(rsinfo->setDesc);
@@ -100,7 +101,21 @@ attr_platform_registry(PG_FUNCTION_ARGS)
 		vals[k++] = r->max_event_age;
 		vals[k++] = r->adjustment_max_age;
 		vals[k++] = batch;
-		Assert(k == 24);
+		vals[k++] = o->authorize_url;
+		vals[k++] = o->authorize_params;
+		vals[k++] = o->token_url;
+		vals[k++] = o->refresh_url;
+		vals[k++] = o->debug_url;
+		vals[k++] = o->scopes;
+		vals[k++] = o->scope_separator;
+		vals[k++] = o->pkce ? "t" : "f";
+		vals[k++] = o->token_body;
+		vals[k++] = o->client_id_field;
+		vals[k++] = o->client_secret_field;
+		vals[k++] = o->code_param;
+		vals[k++] = o->refresh_style;
+		vals[k++] = o->token_header;
+		Assert(k == lengthof(vals));
 		tup = BuildTupleFromCStrings(meta, (char **) vals);
 		tuplestore_puttuple(rsinfo->setResult, tup);
 	}

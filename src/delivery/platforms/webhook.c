@@ -132,6 +132,12 @@ const PlatformModule webhook_module = {
 		.adjustment_max_age = "90 days",
 		.max_batch = 1,
 	},
+	/* the company's own endpoint: a bearer token it issues, no OAuth */
+	.oauth = {
+		.scopes = "{}",
+		.refresh_style = "none",
+		.token_header = "bearer",
+	},
 	.build_payload = build_payload,
 	.build_request = build_request,
 	.judge = judge,
