@@ -76,6 +76,10 @@ SELECT t.*
        attribution.markov_transitions(v.path, v.c, v.n, v.val, 3) t;
 SELECT t.*
   FROM attribution.markov_transitions('{a,b}', 1, 0, 0, 3) t;
+-- in the select list too; states met in earlier rows are reused, in any order
+SELECT v.i, (attribution.markov_transitions(v.p, 1, 0, 0, v.o)).*
+  FROM (VALUES (1, '{a,b,c}'::text[], 2), (2, '{c,b}', 1), (3, '{b,c,d}', 2), (4, '{d}', 3)) v(i, p, o)
+ ORDER BY 1;
 -- channel names with the separator, the escape and special names survive
 SELECT t.from_state, t.to_state
   FROM attribution.markov_transitions(ARRAY['x>y', 'back\slash', '(null)', '(direct)'], 1, 0, 0, 2) t;

@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "nodes/pg_list.h"
 #include "utils/arrayaccess.h"
 #include "utils/builtins.h"
@@ -699,4 +700,15 @@ ModelOptionNumber(const JsonbValue *v, const char *key)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be a number", key)));
 	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
+void
+ModelRowsBegin(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (rsinfo && IsA(rsinfo, ReturnSetInfo) && rsinfo->expectedDesc)
+		InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	else
+		InitMaterializedSRF(fcinfo, 0);
 }

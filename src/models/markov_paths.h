@@ -270,6 +270,14 @@ extern void AppendEncodedChannel(StringInfo buf, const char *name, int len);
 extern int	DecodeStateText(const char *text, int len, List **names);
 
 /*
+ * InitMaterializedSRF for functions called once per input row: the row
+ * description is copied from the one the executor passes rather than
+ * rebuilt from the catalogue on every call (whose scraps would stay in the
+ * query's memory until it ends).
+ */
+extern void ModelRowsBegin(FunctionCallInfo fcinfo);
+
+/*
  * Options objects (jsonb): the keys must all be among known[]; the scalar
  * value of known[i] is copied to values[i] and present[i] set.  Unknown keys
  * fail, so a misspelt option is never silently ignored.

@@ -97,18 +97,80 @@ markov_summary(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-/* Encoded text of state i of a path (channel names of ids in dict). */
-static text *
-StateText(StringInfo buf, const ChannelDict *dict, const int32 *ids, int len)
+/*
+ * What markov_transitions keeps across the rows of one query (in fn_mcxt):
+ * channel ids and the encoded text of every state seen so far, so a row
+ * costs a dictionary lookup per touch rather than a re-encoding, and the
+ * memory used grows with the number of distinct states, not rows.
+ */
+typedef struct TransitionsCache
 {
-	resetStringInfo(buf);
-	for (int k = 0; k < len; k++)
+	ChannelDict dict;
+	SeqMap		states;
+	text	  **texts;			/* by state id */
+	int			ntexts;
+	text	   *start;
+	text	   *conversion;
+	text	   *null;
+	int32	   *ids;
+	int			idcap;
+	StringInfoData buf;
+	MemoryContext mcxt;			/* where all of it lives */
+} TransitionsCache;
+
+static TransitionsCache *
+TransitionsCacheGet(FunctionCallInfo fcinfo)
+{
+	TransitionsCache *c = fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+
+	if (c)
+		return c;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	c = palloc0(sizeof(TransitionsCache));
+	ChannelDictInit(&c->dict);
+	SeqMapInit(&c->states, 64);
+	c->ntexts = 64;
+	c->texts = palloc0(sizeof(text *) * c->ntexts);
+	c->start = cstring_to_text(STATE_START);
+	c->conversion = cstring_to_text(STATE_CONVERSION);
+	c->null = cstring_to_text(STATE_NULL);
+	initStringInfo(&c->buf);
+	c->mcxt = fcinfo->flinfo->fn_mcxt;
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = c;
+	return c;
+}
+
+/* Encoded text of the state of channel ids[0..len-1], made once per query. */
+static text *
+StateText(TransitionsCache *c, const int32 *ids, int len)
+{
+	MemoryContext old = MemoryContextSwitchTo(c->mcxt);
+	bool		found;
+	int			id = SeqMapIntern(&c->states, ids, len, &found);
+
+	if (id >= c->ntexts)
 	{
-		if (k > 0)
-			appendStringInfoChar(buf, STATE_SEPARATOR);
-		AppendEncodedChannel(buf, dict->names[ids[k]], dict->lens[ids[k]]);
+		int			n = Max(id + 1, c->ntexts * 2);
+
+		c->texts = repalloc(c->texts, sizeof(text *) * n);
+		memset(c->texts + c->ntexts, 0, sizeof(text *) * (n - c->ntexts));
+		c->ntexts = n;
 	}
-	return cstring_to_text_with_len(buf->data, buf->len);
+	if (!c->texts[id])
+	{
+		resetStringInfo(&c->buf);
+		for (int k = 0; k < len; k++)
+		{
+			if (k > 0)
+				appendStringInfoChar(&c->buf, STATE_SEPARATOR);
+			AppendEncodedChannel(&c->buf, c->dict.names[ids[k]], c->dict.lens[ids[k]]);
+		}
+		c->texts[id] = cstring_to_text_with_len(c->buf.data, c->buf.len);
+	}
+	MemoryContextSwitchTo(old);
+	return c->texts[id];
 }
 
 static void
@@ -135,6 +197,9 @@ Datum
 markov_transitions(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TransitionsCache *c;
+	const struct varlena *path;
+	MemoryContext old;
 	double		conv;
 	double		nl;
 	double		value;
@@ -142,40 +207,39 @@ markov_transitions(PG_FUNCTION_ARGS)
 	int			n;
 	int			nstates;
 	int			len;
-	ChannelDict dict;
-	int32	   *ids = NULL;
-	int			idcap = 0;
-	StringInfoData buf;
 	text	   *prev;
 
-	InitMaterializedSRF(fcinfo, 0);
+	ModelRowsBegin(fcinfo);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	order = MarkovCheckOrder(fcinfo, 4);
 	conv = ModelArgDouble(fcinfo, 1, "conversions", true);
 	nl = ModelArgDouble(fcinfo, 2, "nulls", true);
 	value = ModelArgDouble(fcinfo, 3, "value", false);
-	ChannelDictInit(&dict);
-	n = PathToIds(PathDatum(PG_GETARG_DATUM(0)), &dict, &ids, &idcap);
+	c = TransitionsCacheGet(fcinfo);
+	/* a detoasted copy belongs to this row; new channels to the query */
+	path = PathDatum(PG_GETARG_DATUM(0));
+	old = MemoryContextSwitchTo(c->mcxt);
+	n = PathToIds(path, &c->dict, &c->ids, &c->idcap);
+	MemoryContextSwitchTo(old);
 	/* rows without journeys are ignored, as by the aggregate */
 	if (n == 0 || (conv == 0 && nl == 0))
 		return (Datum) 0;
 
-	initStringInfo(&buf);
 	nstates = MarkovPathStates(n, order);
 	len = Min(n, order);
-	prev = cstring_to_text(STATE_START);
+	prev = c->start;
 	for (int i = 0; i < nstates; i++)
 	{
-		text	   *cur = StateText(&buf, &dict, ids + i, len);
+		text	   *cur = StateText(c, c->ids + i, len);
 
 		PutTransition(rsinfo, prev, cur, conv + nl, conv, 0.0);
 		prev = cur;
 	}
 	if (conv != 0 || value != 0)
-		PutTransition(rsinfo, prev, cstring_to_text(STATE_CONVERSION), conv, conv, value);
+		PutTransition(rsinfo, prev, c->conversion, conv, conv, value);
 	if (nl != 0)
-		PutTransition(rsinfo, prev, cstring_to_text(STATE_NULL), nl, 0.0, 0.0);
+		PutTransition(rsinfo, prev, c->null, nl, 0.0, 0.0);
 	return (Datum) 0;
 }
 

@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
+#include "models/markov_paths.h"
 #include "models/transforms.h"
 
 PG_FUNCTION_INFO_V1(attr_path_transform);
@@ -239,7 +240,7 @@ attr_path_frequency(PG_FUNCTION_ARGS)
 	int			k,
 				i;
 
-	InitMaterializedSRF(fcinfo, 0);
+	ModelRowsBegin(fcinfo);
 	PathFromArray(PG_GETARG_ARRAYTYPE_P(0), &p);
 	keep = palloc(sizeof(int) * Max(p.n, 1));
 	counts = palloc(sizeof(int) * Max(p.n, 1));
